@@ -22,11 +22,13 @@ const ALLOWED: Record<string, string[]> = {
   io: ['packet', 'util', 'native'],
   metrics: ['util'],
   config: ['util'],
-  dataplane: ['spd', 'sad', 'iro', 'esp', 'packet', 'util', 'io', 'pool', 'metrics'],
+  state: ['util'],
+  control: ['util'],
+  dataplane: ['spd', 'sad', 'iro', 'esp', 'packet', 'util', 'io', 'pool', 'metrics', 'state'],
   cli: ['*'],
 };
 /** dataplane may only use types from these (import type). */
-const TYPE_ONLY: Record<string, string[]> = { dataplane: ['io', 'pool', 'metrics'] };
+const TYPE_ONLY: Record<string, string[]> = { dataplane: ['io', 'pool', 'metrics', 'state'] };
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

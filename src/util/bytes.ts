@@ -80,3 +80,10 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 export function wipe(b: Uint8Array): void {
   b.fill(0);
 }
+
+/** Copies `n` bytes from `src[srcOff]` to `dst[dstOff]` without creating a subarray view (so a
+ * 4-byte IPv4 address can come from the front of a 16-byte field on the hot path). Returns `n`. */
+export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): number {
+  for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i]!;
+  return n;
+}

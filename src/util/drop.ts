@@ -45,6 +45,8 @@ export const Drop = {
   NO_ROUTE: 18,
   /** Send failed in the kernel (buffer full, unreachable). */
   TX_ERROR: 19,
+  /** A crypto task failed as a whole (a worker died); its packets are lost and counted here. */
+  INTERNAL: 20,
 } as const;
 export type DropReason = (typeof Drop)[keyof typeof Drop];
 
@@ -69,6 +71,7 @@ export const DROP_LABELS: readonly string[] = [
   'unprotected',
   'no_route',
   'tx_error',
+  'internal',
 ];
 
 export const DROP_REASON_COUNT = DROP_LABELS.length;

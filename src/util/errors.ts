@@ -15,6 +15,7 @@ export type IroErrorCode =
   | 'ERR_BAD_KEY'
   | 'ERR_BAD_SUITE'
   | 'ERR_AUTH_FAILED'
+  | 'ERR_REPLAY'
   | 'ERR_MALFORMED'
   | 'ERR_NATIVE'
   | 'ERR_IO'

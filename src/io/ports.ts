@@ -19,8 +19,9 @@ export interface Link {
    * no link-layer header), each at its slot's headroom. Sets and returns `batch.count`.
    */
   read(batch: PacketBatch): number;
-  /** `cb` is called (from the event loop) whenever packets may be ready; level-triggered. */
-  onReadable(cb: () => void): void;
+  /** `cb` is called (from the event loop) whenever packets may be ready; level-triggered.
+   * `null` stops watching (backpressure: the caller reads again after `onReadable(cb)`). */
+  onReadable(cb: (() => void) | null): void;
   /** Writes every packet of `batch` whose status is 0. Returns how many were written. */
   write(batch: PacketBatch): number;
   close(): Promise<void>;
@@ -46,7 +47,8 @@ export interface Transport {
    * (IKE) datagrams are not returned; they are tallied.
    */
   read(batch: PacketBatch): number;
-  onReadable(cb: () => void): void;
+  /** As Link.onReadable; `null` stops watching. */
+  onReadable(cb: (() => void) | null): void;
   /**
    * Sends packets `start..count-1` whose status is 0: the ESP bytes at offset/length, to
    * `addr`/`port`, from `localAddr` when it is not all zero. Returns the index after the last

@@ -6,5 +6,17 @@ import type { Command } from '../command.js';
 import { checkCommand } from './check.js';
 import { genkeyCommand } from './genkey.js';
 import { genpairCommand } from './genpair.js';
+import { upCommand } from './up.js';
+import { downCommand } from './down.js';
+import { showCommand } from './show.js';
+import { roamCommand } from './roam.js';
 
-export const COMMANDS: readonly Command[] = [checkCommand, genkeyCommand, genpairCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  downCommand,
+  showCommand,
+  roamCommand,
+  checkCommand,
+  genkeyCommand,
+  genpairCommand,
+];

@@ -1,0 +1,137 @@
+/**
+ * Host integration of `iro up` through iproute2 (DESIGN.md: addresses, routes and MTU are set
+ * with `ip`, not hand-written netlink): the identity addresses and routes on the tunnel
+ * interface, and the MTU derived from the path and the SA overhead (PROTOCOL.md C.2, F.22).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import type { IroConfig, PeerConfig } from '../../config/types.js';
+import {
+  ESP_ALIGN,
+  ESP_HDR_LEN,
+  ESP_ICV_LEN,
+  ESP_IV_LEN,
+  ESP_TRAILER_LEN,
+  IPV4_MIN_HDR_LEN,
+  IPV6_HDR_LEN,
+  IPV6_MIN_MTU,
+  UDP_HDR_LEN,
+} from '../../packet/constants.js';
+import { formatIp, formatPrefix, type Prefix } from '../../util/addr.js';
+import { IroError, PrivilegeError } from '../../util/errors.js';
+import type { Logger } from '../../util/log.js';
+
+const run = promisify(execFile);
+/** Used when no route says otherwise (Ethernet). */
+const DEFAULT_PATH_MTU = 1500;
+/** The smallest TUN MTU accepted for IPv4-only identities (RFC 791 minimum reassembly size). */
+const MIN_IPV4_MTU = 576;
+
+/** Runs `ip ARGS`; a permission failure becomes a PrivilegeError, anything else IroError ERR_IO. */
+export async function ip(args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run('ip', args as string[], { timeout: 10_000 });
+    return stdout;
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    if (/Operation not permitted|Permission denied/.test(stderr)) {
+      throw new PrivilegeError(`ip ${args.join(' ')}: ${stderr}`, 'run as root or grant CAP_NET_ADMIN (in a container: --cap-add NET_ADMIN)', { cause: err });
+    }
+    throw new IroError('ERR_IO', `ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Splits a default route into two halves (0.0.0.0/1 + 128.0.0.0/1, ::/1 + 8000::/1), more
+ * specific than the access network's default route so the tunnel wins without replacing it
+ * (the wg-quick approach without policy routing).
+ */
+export function routePrefixes(prefixes: readonly Prefix[]): Prefix[] {
+  const out: Prefix[] = [];
+  for (const p of prefixes) {
+    if (p.len !== 0) {
+      out.push(p);
+      continue;
+    }
+    const lo = new Uint8Array(p.addr.length);
+    const hi = new Uint8Array(p.addr.length);
+    hi[0] = 0x80;
+    out.push({ addr: lo, len: 1 }, { addr: hi, len: 1 });
+  }
+  return out;
+}
+
+/** Puts the identity addresses on a TUN interface, sets its MTU and brings it up. */
+export async function configureTun(name: string, addresses: readonly Prefix[], mtu: number): Promise<void> {
+  await ip(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+  for (const a of addresses) {
+    const args = ['addr', 'add', formatPrefix(a), 'dev', name];
+    // The address is ours by configuration: duplicate address detection would only delay it.
+    if (a.addr.length === 16) args.push('nodad');
+    await ip(args);
+  }
+  await ip(['link', 'set', 'dev', name, 'up']);
+}
+
+/** Routes the peers' allowed prefixes into the tunnel interface (they vanish with it). */
+export async function addRoutes(name: string, routes: readonly Prefix[], log: Logger): Promise<void> {
+  for (const r of routePrefixes(routes)) {
+    await ip(['route', 'replace', formatPrefix(r), 'dev', name]);
+  }
+  log.info('routes installed', { interface: name, routes: routes.map(formatPrefix) });
+}
+
+/** MTU of the device the kernel would use to reach `dest` (or the default route), else 1500. */
+export async function pathMtu(dest: Uint8Array | null): Promise<number> {
+  try {
+    const args = dest === null ? ['-j', 'route', 'show', 'default'] : ['-j', 'route', 'get', formatIp(dest)];
+    const routes = JSON.parse(await ip(args)) as { dev?: string; metrics?: { mtu?: number }[] }[];
+    const r = routes[0];
+    if (r === undefined || r.dev === undefined) return DEFAULT_PATH_MTU;
+    const routeMtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
+    if (routeMtu !== undefined) return routeMtu;
+    return Number(readFileSync(`/sys/class/net/${r.dev}/mtu`, 'utf8').trim()) || DEFAULT_PATH_MTU;
+  } catch {
+    return DEFAULT_PATH_MTU;
+  }
+}
+
+/**
+ * The largest inner packet one peer's SA carries within `path` bytes on the wire (PROTOCOL.md
+ * C.3 "MTU for the TUN"): outer IP, UDP when encapsulated, ESP header, IV, payload padded so
+ * that pad length and next header end on 4 bytes (RFC 4303 §2.4), ICV. In transport mode the
+ * inner IP header is not carried, so it adds back. An unknown outer family counts as IPv6.
+ */
+export function innerMtu(path: number, peer: PeerConfig, outerFamily: 4 | 6, identityFamily: 4 | 6): number {
+  const outer = outerFamily === 4 ? IPV4_MIN_HDR_LEN : IPV6_HDR_LEN;
+  const udp = peer.encapsulation === 'udp' ? UDP_HDR_LEN : 0;
+  const avail = path - outer - udp - ESP_HDR_LEN - ESP_IV_LEN - ESP_ICV_LEN;
+  const payload = Math.floor(avail / ESP_ALIGN) * ESP_ALIGN - ESP_TRAILER_LEN;
+  if (peer.mode === 'tunnel') return payload;
+  return payload + (identityFamily === 4 ? IPV4_MIN_HDR_LEN : IPV6_HDR_LEN);
+}
+
+/** The TUN MTU for `config`: configured, or the smallest any peer's path allows. */
+export async function deriveMtu(config: IroConfig, identities: readonly Uint8Array[], log: Logger): Promise<number> {
+  const hasV6 = identities.some((a) => a.length === 16);
+  const floor = hasV6 ? IPV6_MIN_MTU : MIN_IPV4_MTU;
+  if (config.interface.mtu !== 'auto') return config.interface.mtu;
+  let mtu = Number.POSITIVE_INFINITY;
+  for (const peer of config.peers) {
+    const dest = peer.endpoint?.address ?? null;
+    const path = await pathMtu(dest);
+    const outer: 4 | 6 = dest !== null && dest.length === 4 ? 4 : 6;
+    const idFamily: 4 | 6 = (peer.identities[0]?.length ?? 16) === 4 ? 4 : 6;
+    mtu = Math.min(mtu, innerMtu(path, peer, outer, idFamily));
+  }
+  if (!Number.isFinite(mtu)) mtu = DEFAULT_PATH_MTU;
+  if (mtu < floor) {
+    log.warn('the path MTU leaves less than the minimum for the tunnel; using the minimum (outer packets will be fragmented)', {
+      derived: mtu,
+      used: floor,
+    });
+    return floor;
+  }
+  return mtu;
+}

@@ -24,6 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   config: ['util'],
   state: ['util'],
   control: ['util'],
+  lab: ['util'],
+  ops: ['util', 'config'],
   dataplane: ['spd', 'sad', 'iro', 'esp', 'packet', 'util', 'io', 'pool', 'metrics', 'state'],
   cli: ['*'],
 };

@@ -8,7 +8,17 @@
  * - Nothing blocks: descriptors are non-blocking; `watch` tells when to try again.
  * - Failures that concern the whole call throw an Error with `code` set to the errno name
  *   (e.g. 'EPERM', 'ENOENT') and `syscall` set; per-packet failures are reported in `status`.
- * - The addon may be loaded in worker threads (the AEAD functions run in the pool).
+ *   A bad argument throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code
+ *   'ERR_OUT_OF_RANGE') before any packet is touched. Other codes: 'ERR_INVALID_STATE' (a freed
+ *   AEAD context, an unwatched watch), 'ERR_CRYPTO' (OpenSSL failed where it cannot on valid
+ *   input), 'ERR_NATIVE' (a Node-API call failed).
+ * - A receive call that fails after some packets were read returns those; the error recurs on
+ *   the next call.
+ * - The addon is context-aware (Node-API 8): it may be loaded in worker threads (the AEAD
+ *   functions run in the pool). Handles (AEAD contexts, watches) belong to the thread that made
+ *   them.
+ *
+ * Sources: src/native/*.c; build: binding.gyp at the repository root (target iro_native).
  */
 import { createRequire } from 'node:module';
 
@@ -28,8 +38,13 @@ export const WATCH_WRITABLE = 2;
 export interface NativeAddon {
   /**
    * Opens (creating if needed) a TUN interface: IFF_TUN | IFF_NO_PI, plus IFF_MULTI_QUEUE when
-   * `multiQueue`, plus IFF_VNET_HDR when `vnetHdr`. Returns the non-blocking fd and the kernel's
-   * name for the device. Call again with the same name to open another queue.
+   * `multiQueue`, plus IFF_VNET_HDR when `vnetHdr` (each packet then starts with a struct
+   * virtio_net_hdr). Returns the non-blocking fd and the kernel's name for the device (a name
+   * with '%d' is completed by the kernel). Call again with the same name and `multiQueue` to open
+   * another queue. The interface disappears when its last queue is closed.
+   * Throws ENOENT (open: no /dev/net/tun), EPERM (ioctl: no CAP_NET_ADMIN), EBUSY (ioctl: the
+   * single-queue interface is already open), EINVAL (ioctl: queue mode differs from the
+   * interface's).
    */
   tunOpen(name: string, multiQueue: boolean, vnetHdr: boolean): { fd: number; name: string };
   /**
@@ -50,20 +65,41 @@ export interface NativeAddon {
   ): number;
   /** Packets tunRead discarded because they did not fit a slot, since the addon was loaded. */
   tunOversize(): number;
-  /** Writes packets 0..count-1 whose status is 0 (one write(2) each). Returns packets written. */
-  tunWrite(fd: number, data: Uint8Array, offset: Uint32Array, length: Uint32Array, status: Uint8Array, count: number): number;
+  /**
+   * Datagrams udpRecv/rawRecv discarded since the addon was loaded: longer than the slot
+   * (MSG_TRUNC; never delivered cut short) or, on raw IPv4, with an unusable IP header.
+   */
+  recvDiscarded(): number;
+  /**
+   * Writes packets 0..count-1 whose status is 0 (one write(2) each). Returns packets written.
+   * A packet the kernel refuses (EINVAL: not an IP packet; EIO: link down) is skipped, and not
+   * counted as written.
+   */
+  tunWrite(
+    fd: number,
+    data: Uint8Array,
+    offset: Uint32Array,
+    length: Uint32Array,
+    status: Uint8Array,
+    count: number,
+  ): number;
 
   /**
    * A UDP socket bound to `address`:`port` (address '' or '::' / '0.0.0.0' = any), non-blocking,
-   * SO_REUSEADDR, IPV6_V6ONLY for family 6, IP_PKTINFO / IPV6_RECVPKTINFO enabled, receive and send
-   * buffers set to the given byte sizes (0 = leave). For IPv4, SO_NO_CHECK is set so the UDP
-   * checksum is sent as 0 (RFC 3948 §3.1.2). Returns { fd, port } (port resolved when 0 was asked).
+   * IPV6_V6ONLY for family 6, IP_PKTINFO / IPV6_RECVPKTINFO enabled, receive and send buffers set
+   * to the given byte sizes (0 = leave; SO_RCVBUFFORCE / SO_SNDBUFFORCE when permitted, so
+   * net.core.rmem_max does not cap them). For IPv4, SO_NO_CHECK is set so the UDP checksum is
+   * sent as 0 (RFC 3948 §3.1.2). Returns { fd, port } (port resolved when 0 was asked).
+   * No SO_REUSEADDR: a port already taken (another iro, an IKE daemon: PROTOCOL.md F.19) throws
+   * EADDRINUSE rather than silently sharing it.
    */
   udpOpen(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number): { fd: number; port: number };
   /**
-   * recvmmsg(2) up to `max` datagrams into slots as tunRead does. For each: source address into
-   * `addr[16*i..]` (IPv4 in the first 4 bytes), `family[i]`, source `port[i]`, and the local
-   * destination address into `localAddr[16*i..]`. Returns the count.
+   * recvmmsg(2) up to `max` datagrams into slots as tunRead does (no tailroom: a datagram may
+   * use `slotSize - headroom` bytes; longer ones are discarded and counted in recvDiscarded()).
+   * For each: source address into `addr[16*i..]` (IPv4 in the first 4 bytes, the rest zeroed),
+   * `family[i]`, source `port[i]`, and the local destination address (IP_PKTINFO ipi_addr /
+   * IPV6_PKTINFO) into `localAddr[16*i..]`. Returns the count.
    */
   udpRecv(
     fd: number,
@@ -79,10 +115,12 @@ export interface NativeAddon {
     localAddr: Uint8Array,
   ): number;
   /**
-   * sendmmsg(2) of packets 0..count-1 whose status is 0, each to `addr`/`port[i]` of its family,
-   * with the source address `localAddr[16*i..]` as IP_PKTINFO / IPV6_PKTINFO when not all zero.
-   * Packets the kernel refused get status `errorStatus`. Returns the number sent. Stops early on
-   * EAGAIN and returns what was sent; the caller retries the rest when writable.
+   * sendmmsg(2) of packets start..count-1 whose status is 0, each to `addr`/`port[i]` of
+   * `family[i]`, with the source address `localAddr[16*i..]` as IP_PKTINFO ipi_spec_dst /
+   * IPV6_PKTINFO ipi6_addr when not all zero. Packets the kernel refused (no route, source not
+   * local, too big, family not the socket's) get status `errorStatus` (1-255).
+   * Returns the index to resume from: `count` when every packet was handed to the kernel or
+   * marked, less when the socket buffer filled (EAGAIN): call again from there once writable.
    */
   udpSend(
     fd: number,
@@ -100,13 +138,17 @@ export interface NativeAddon {
   ): number;
 
   /**
-   * A raw IP socket for protocol 50 (ESP) of the family, non-blocking, with IP_PKTINFO /
-   * IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT / IP_RECVTTL. Needs CAP_NET_RAW (throws code EPERM).
+   * A raw IP socket for protocol 50 (ESP) of the family, non-blocking; IPv6 with
+   * IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT (IPv4 reads both from the delivered IP header).
+   * Buffer sizes as udpOpen. Needs CAP_NET_RAW (throws code EPERM). Every raw ESP socket of the
+   * network namespace receives a copy of every ESP packet addressed to it.
    */
   rawOpen(family: 4 | 6, rcvbuf: number, sndbuf: number): { fd: number };
   /**
    * Like udpRecv, for the raw socket: the ESP packet (from the SPI on) is placed at the slot's
-   * headroom (for IPv4 the kernel-supplied IP header is removed), `port[i]` = 0, `hopLimit[i]` set.
+   * headroom (for IPv4 the kernel-supplied IP header, options included, is removed without
+   * copying the packet), `hopLimit[i]` = the outer TTL / hop limit. No port array: raw ESP has
+   * none (the caller zeroes its own).
    */
   rawRecv(
     fd: number,
@@ -121,7 +163,7 @@ export interface NativeAddon {
     localAddr: Uint8Array,
     hopLimit: Uint8Array,
   ): number;
-  /** Like udpSend, for the raw socket (the kernel builds the IP header; port ignored). */
+  /** Like udpSend, for the raw socket (the kernel builds the IP header, protocol 50). */
   rawSend(
     fd: number,
     data: Uint8Array,
@@ -136,27 +178,40 @@ export interface NativeAddon {
     errorStatus: number,
   ): number;
 
-  /** Calls `cb(events)` from the event loop whenever `fd` is ready for any of `events` (level-triggered uv_poll). */
+  /**
+   * Calls `cb(events)` from the event loop whenever `fd` is ready for any of `events`
+   * (WATCH_READABLE | WATCH_WRITABLE; level-triggered uv_poll). `events` 0 creates it paused.
+   * One watch per fd and thread (a second throws EEXIST): combine events with rewatch. The
+   * watch lives until unwatch, whether or not the handle is kept; when the thread's
+   * environment ends, open watches are closed. If polling fails, cb gets the awaited events and
+   * the next read or write reports the error. An exception thrown by cb is an uncaught exception.
+   */
   watch(fd: number, events: number, cb: (events: number) => void): NativeWatch;
-  /** Changes the events a watch waits for (0 pauses it). */
+  /** Changes the events a watch waits for (0 pauses it). Throws ERR_INVALID_STATE after unwatch. */
   rewatch(w: NativeWatch, events: number): void;
+  /** Stops the watch now (the fd may be closed right after) and releases it. Idempotent. */
   unwatch(w: NativeWatch): void;
+  /** close(2). Unwatch the fd first. */
   close(fd: number): void;
 
   /**
    * An AEAD context on the OpenSSL that Node links: `suite` is 'aes128gcm16' | 'aes192gcm16' |
    * 'aes256gcm16' | 'chacha20poly1305'; `key` excludes the 4-byte `salt`; `esn` makes the AAD
    * 12 bytes (SPI, seq high, seq low) instead of 8 (RFC 4303 §2.2.1, RFC 4106 §5).
-   * The key bytes are copied into native memory and wiped there by aeadFree.
+   * The key bytes are copied into native memory (the key schedule of one EVP_CIPHER_CTX) and
+   * wiped there by aeadFree, or by the handle's finalizer if aeadFree is never called.
+   * Throws RangeError for an unknown suite or a key/salt of the wrong length.
    */
   aeadCreate(suite: string, key: Uint8Array, salt: Uint8Array, esn: boolean): NativeAeadContext;
+  /** Wipes and frees the context now; later use throws ERR_INVALID_STATE. Idempotent. */
   aeadFree(ctx: NativeAeadContext): void;
   /**
    * Seals packets 0..count-1 whose status is 0 and whose `ctxIndex[i] >= 0`, in place. For each:
    * the ESP header (SPI, seq low) and the 8-byte IV are already at `esp[i]`; the plaintext
    * (payload, padding, pad length, next header) is the `ptLen[i]` bytes at `esp[i] + 16`; the
    * 16-byte ICV is written right after it. AAD = SPI || [seqHi[i] when esn] || seq low.
-   * Nonce = salt || IV. `ctxs[ctxIndex[i]]` is the context.
+   * Nonce = salt || IV. `ctxs[ctxIndex[i]]` is the context. Every packet is checked (bounds,
+   * context) before the first is sealed.
    */
   aeadSeal(
     ctxs: NativeAeadContext[],

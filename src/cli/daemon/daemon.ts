@@ -28,7 +28,7 @@ import { IroError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 import { openMacvtapLink } from '../../../native-free/index.js';
 import { packageVersion } from '../version.js';
-import { addRoutes, configureTun, deriveMtu } from './netsetup.js';
+import { addRoutes, configureTun, deriveMtu, routePrefixes } from './netsetup.js';
 import { DaemonMetricsSource } from './source.js';
 import { buildTables, type Tables } from './tables.js';
 import { openTransports, type Transports } from './transports.js';
@@ -103,21 +103,28 @@ export class Daemon {
 
     this.state = StateStore.open(iface.stateDir, name);
     const keys = new KeyTable(Math.max(64, SLOTS_PER_PEER * config.peers.length));
-    this.tables = buildTables(config, { keys, state: this.state, backend: 'auto' });
+    // native-free means no compiled code at all: node:crypto, not the addon's AEAD.
+    const crypto = this.nativeFree ? 'node' : 'auto';
+    this.tables = buildTables(config, { keys, state: this.state, backend: crypto });
     const tables = this.tables;
 
     this.mtu = await deriveMtu(config, tables.identities, log);
     const addresses: Prefix[] = iface.role === 'mobile-node' ? [...iface.homeAddresses] : [...iface.addresses];
     let link: Link;
+    const routes = config.peers.flatMap((p) => p.allowedIPs);
     if (this.nativeFree) {
-      link = await openMacvtapLink({ name, mtu: this.mtu, addresses: addresses.map(formatPrefix), log, tailroom: TAILROOM });
+      const mv = await openMacvtapLink({ name, mtu: this.mtu, addresses: addresses.map(formatPrefix), log, tailroom: TAILROOM });
+      link = mv;
       this.link = link;
+      // The macvtap is reached through a fixed next hop (native-free/macvtap.ts), so its routes
+      // are its own to add.
+      for (const r of routePrefixes(routes)) await mv.addRoute(formatPrefix(r));
     } else {
       link = openTun({ name, tailroom: TAILROOM });
       this.link = link;
       await configureTun(link.name, addresses, this.mtu);
+      await addRoutes(link.name, routes, log);
     }
-    await addRoutes(link.name, config.peers.flatMap((p) => p.allowedIPs), log);
 
     this.transports = await openTransports(config, this.nativeFree, log);
 
@@ -134,7 +141,7 @@ export class Daemon {
     this.pool = new CryptoPool({
       threads,
       keys,
-      backend: 'auto',
+      backend: crypto,
       inlineSource: { context: (slot) => tables.sad.bySlot(slot)?.aead },
       onTask: (op, seconds, packets) => metrics.observePoolTask(op, seconds, packets),
     });

@@ -373,15 +373,16 @@ export class MacvtapLink implements Link {
    * Routes `prefix` (e.g. `198.51.100.0/24`, `2001:db8:5::/48`) into the tunnel:
    * `ip route replace PREFIX via 169.254.0.1 dev NAME onlink` (IPv4) or
    * `ip route replace PREFIX via fe80::1 dev NAME` (IPv6). Host bits are cleared first.
-   * Throws RangeError for a bad prefix, IroError 'ERR_IO'/PrivilegeError when ip refuses.
+   * `table` puts the route in that routing table instead of main. Throws RangeError for a bad
+   * prefix, IroError 'ERR_IO'/PrivilegeError when ip refuses.
    */
-  async addRoute(prefix: string): Promise<void> {
-    await ip(`routing ${prefix} into ${this.name}`, ['route', 'replace', ...routeSpec(prefix, this.name)]);
+  async addRoute(prefix: string, table?: number): Promise<void> {
+    await ip(`routing ${prefix} into ${this.name}`, ['route', 'replace', ...routeSpec(prefix, this.name, table)]);
   }
 
   /** Removes a route added with addRoute. */
-  async removeRoute(prefix: string): Promise<void> {
-    await ip(`removing route ${prefix} from ${this.name}`, ['route', 'del', ...routeSpec(prefix, this.name)]);
+  async removeRoute(prefix: string, table?: number): Promise<void> {
+    await ip(`removing route ${prefix} from ${this.name}`, ['route', 'del', ...routeSpec(prefix, this.name, table)]);
   }
 
   /**
@@ -448,11 +449,12 @@ export class MacvtapLink implements Link {
 }
 
 /** `PREFIX via NEXTHOP dev NAME [onlink]` for `ip route` (the prefix gives the family). */
-function routeSpec(prefix: string, dev: string): string[] {
+function routeSpec(prefix: string, dev: string, table: number | undefined): string[] {
   const p = parsePrefix(prefix);
   if (!p) throw new RangeError(`route prefix must be ADDR/LEN, got ${JSON.stringify(prefix)}`);
   const text = formatPrefix(normalizePrefix(p));
-  return p.addr.length === 4 ? [text, 'via', NEXTHOP_V4, 'dev', dev, 'onlink'] : [text, 'via', NEXTHOP_V6, 'dev', dev];
+  const spec = p.addr.length === 4 ? [text, 'via', NEXTHOP_V4, 'dev', dev, 'onlink'] : [text, 'via', NEXTHOP_V6, 'dev', dev];
+  return table === undefined ? spec : [...spec, 'table', String(table)];
 }
 
 function aIfName(name: string, v: unknown): string {

@@ -24,7 +24,7 @@ export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_NONE = 59; // RFC 4303 §2.6: dummy packet
 export const IPPROTO_DSTOPTS = 60;
 export const IPPROTO_MH = 135; // RFC 6275 §6.1
-export const IPPROTO_SCTP = 132;
+export const IPPROTO_SCTP = 132; // RFC 9260: carries ports, an RFC 4301 §4.4.1.1 selector
 
 /** IPv4 header (RFC 791). */
 export const IPV4_VERSION = 4;

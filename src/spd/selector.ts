@@ -13,7 +13,7 @@
  * 4443 / 792 (ICMP type and code), 6275 §6.1 (Mobility Header type).
  */
 import type { FlowTuple } from '../packet/flow.js';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_TCP, IPPROTO_UDP } from '../packet/constants.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/constants.js';
 import { formatPrefix, normalizePrefix, parsePrefix, prefixContains, type Prefix } from '../util/addr.js';
 import { aInteger } from '../util/assert.js';
 
@@ -43,8 +43,6 @@ export interface SelectorInit {
   readonly mhType?: RangeSpec;
 }
 
-/** IANA protocol number of SCTP (RFC 4960), one of the port-carrying protocols of RFC 4301 §4.4.1.1. */
-const IPPROTO_SCTP = 132;
 const PORT_MAX = 0xffff;
 const ICMP_FIELD_MAX = 0xff;
 const MH_TYPE_MAX = 0xff;

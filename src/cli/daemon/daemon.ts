@@ -28,7 +28,7 @@ import { IroError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 import { openMacvtapLink } from '../../../native-free/index.js';
 import { packageVersion } from '../version.js';
-import { addRoutes, configureTun, deriveMtu, routePrefixes } from './netsetup.js';
+import { addRoutes, configureTun, deriveMtu, installPolicyRouting, type PolicyRouting } from './netsetup.js';
 import { DaemonMetricsSource } from './source.js';
 import { buildTables, type Tables } from './tables.js';
 import { openTransports, type Transports } from './transports.js';
@@ -65,6 +65,7 @@ export class Daemon {
   private state: StateStore | null = null;
   private tables: Tables | null = null;
   private link: Link | null = null;
+  private routing: PolicyRouting | null = null;
   private transports: Transports | null = null;
   private pool: CryptoPool | null = null;
   private dataplane: Dataplane | null = null;
@@ -112,18 +113,28 @@ export class Daemon {
     const addresses: Prefix[] = iface.role === 'mobile-node' ? [...iface.homeAddresses] : [...iface.addresses];
     let link: Link;
     const routes = config.peers.flatMap((p) => p.allowedIPs);
+    this.routing = await installPolicyRouting(
+      name,
+      {
+        listenPort: iface.listenPort,
+        raw: config.peers.some((p) => p.encapsulation === 'esp'),
+        fullTunnel: iface.role === 'mobile-node' && routes.some((r) => r.len === 0),
+      },
+      log,
+    );
+    const table = this.routing.table;
     if (this.nativeFree) {
       const mv = await openMacvtapLink({ name, mtu: this.mtu, addresses: addresses.map(formatPrefix), log, tailroom: TAILROOM });
       link = mv;
       this.link = link;
       // The macvtap is reached through a fixed next hop (native-free/macvtap.ts), so its routes
       // are its own to add.
-      for (const r of routePrefixes(routes)) await mv.addRoute(formatPrefix(r));
+      for (const r of routes) await mv.addRoute(formatPrefix(r), table);
     } else {
       link = openTun({ name, tailroom: TAILROOM });
       this.link = link;
       await configureTun(link.name, addresses, this.mtu);
-      await addRoutes(link.name, routes, log);
+      await addRoutes(link.name, routes, table, log);
     }
 
     this.transports = await openTransports(config, this.nativeFree, log);
@@ -277,6 +288,7 @@ export class Daemon {
     await step('transports', () => this.transports?.close());
     await step('crypto pool', () => this.pool?.close());
     await step('interface', () => this.link?.close());
+    await step('policy routing', () => this.routing?.remove());
     await step('keys', () => this.tables?.sad.removeAll());
     log.info('iro down', { interface: this.config.interfaceName, reason });
     this.resolveStopped();

@@ -42,24 +42,70 @@ export async function ip(args: readonly string[]): Promise<string> {
   }
 }
 
-/**
- * Splits a default route into two halves (0.0.0.0/1 + 128.0.0.0/1, ::/1 + 8000::/1), more
- * specific than the access network's default route so the tunnel wins without replacing it
- * (the wg-quick approach without policy routing).
- */
-export function routePrefixes(prefixes: readonly Prefix[]): Prefix[] {
-  const out: Prefix[] = [];
-  for (const p of prefixes) {
-    if (p.len !== 0) {
-      out.push(p);
-      continue;
+/** First rule priority iro uses; each interface takes PRIORITY_SPAN consecutive priorities. */
+const PRIORITY_BASE = 5000;
+const PRIORITY_SPAN = 4;
+/** Routing tables iro uses: TABLE_BASE + a hash of the interface name. */
+const TABLE_BASE = 10000;
+const TABLE_SLOTS = 5000;
+
+/** The routing table of interface `name` (stable across restarts, so stale rules can be found). */
+export function routingTable(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return TABLE_BASE + (h % TABLE_SLOTS);
+}
+
+export interface PolicyRouting {
+  readonly table: number;
+  readonly priority: number;
+  /** Removes the rules (the routes in the table vanish with the interface). */
+  remove(): Promise<void>;
+}
+
+async function deleteRules(priority: number): Promise<void> {
+  for (const family of ['-4', '-6']) {
+    for (let p = priority; p < priority + PRIORITY_SPAN; p++) {
+      // `ip rule del` removes one matching rule per call; stop at the first failure (none left).
+      for (;;) {
+        try {
+          await ip([family, 'rule', 'del', 'priority', String(p)]);
+        } catch {
+          break;
+        }
+      }
     }
-    const lo = new Uint8Array(p.addr.length);
-    const hi = new Uint8Array(p.addr.length);
-    hi[0] = 0x80;
-    out.push({ addr: lo, len: 1 }, { addr: hi, len: 1 });
   }
-  return out;
+}
+
+/**
+ * Policy routing so the tunnel's routes never capture iro's own packets (wg-quick's approach,
+ * keyed on the packet instead of a firewall mark so that the native-free back-end, whose
+ * node:dgram sockets cannot set SO_MARK, works the same):
+ *   priority P    iif lo ipproto udp sport LISTENPORT lookup main   (our ESP-in-UDP)
+ *   priority P    iif lo ipproto esp lookup main                    (our raw ESP)
+ *   priority P+1  lookup main suppress_prefixlength 0               (full tunnel: LAN stays local)
+ *   priority P+2  lookup TABLE                                      (the peers' AllowedIPs)
+ * `iif lo` matches only locally generated packets, so ESP another host sends through a gateway
+ * is still routed into the tunnel. Rules left by a crashed run are replaced.
+ */
+export async function installPolicyRouting(
+  name: string,
+  options: { listenPort: number; raw: boolean; fullTunnel: boolean },
+  log: Logger,
+): Promise<PolicyRouting> {
+  const table = routingTable(name);
+  const priority = PRIORITY_BASE + (table - TABLE_BASE) * PRIORITY_SPAN;
+  await deleteRules(priority);
+  const p = (k: number): string => String(priority + k);
+  for (const family of ['-4', '-6']) {
+    await ip([family, 'rule', 'add', 'priority', p(0), 'iif', 'lo', 'ipproto', 'udp', 'sport', String(options.listenPort), 'lookup', 'main']);
+    if (options.raw) await ip([family, 'rule', 'add', 'priority', p(0), 'iif', 'lo', 'ipproto', 'esp', 'lookup', 'main']);
+    if (options.fullTunnel) await ip([family, 'rule', 'add', 'priority', p(1), 'lookup', 'main', 'suppress_prefixlength', '0']);
+    await ip([family, 'rule', 'add', 'priority', p(2), 'lookup', String(table)]);
+  }
+  log.info('policy routing installed', { interface: name, table, priority });
+  return { table, priority, remove: () => deleteRules(priority) };
 }
 
 /** Puts the identity addresses on a TUN interface, sets its MTU and brings it up. */
@@ -74,12 +120,13 @@ export async function configureTun(name: string, addresses: readonly Prefix[], m
   await ip(['link', 'set', 'dev', name, 'up']);
 }
 
-/** Routes the peers' allowed prefixes into the tunnel interface (they vanish with it). */
-export async function addRoutes(name: string, routes: readonly Prefix[], log: Logger): Promise<void> {
-  for (const r of routePrefixes(routes)) {
-    await ip(['route', 'replace', formatPrefix(r), 'dev', name]);
+/** Routes the peers' allowed prefixes into the tunnel interface, in `table` (they vanish with
+ * the interface). */
+export async function addRoutes(name: string, routes: readonly Prefix[], table: number, log: Logger): Promise<void> {
+  for (const r of routes) {
+    await ip(['route', 'replace', formatPrefix(r), 'dev', name, 'table', String(table)]);
   }
-  log.info('routes installed', { interface: name, routes: routes.map(formatPrefix) });
+  log.info('routes installed', { interface: name, table, routes: routes.map(formatPrefix) });
 }
 
 /** MTU of the device the kernel would use to reach `dest` (or the default route), else 1500. */

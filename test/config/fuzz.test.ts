@@ -8,18 +8,8 @@ import assert from 'node:assert/strict';
 import { parseConfig, type KeyFileReader } from '../../src/config/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { CN_PEER, haConfig, mnConfig } from './fixtures.js';
+import { prng } from '../helpers/rng.js';
 
-/** mulberry32: a small seeded PRNG, so every run tests the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FILE = 'fuzz.conf';
 const reader: KeyFileReader = (p) => (p.length % 2 === 0 ? { ok: true, value: p } : { ok: false, message: `key file ${p} does not exist` });

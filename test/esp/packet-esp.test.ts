@@ -26,7 +26,7 @@ import {
 import { IPPROTO_IPIP, IPPROTO_NONE, IPPROTO_TCP } from '../../src/packet/constants.js';
 import { toHex } from '../../src/util/bytes.js';
 import { Drop } from '../../src/util/drop.js';
-import { Rng } from './rng.js';
+import { Rng } from '../helpers/rng.js';
 
 function trailer(): EspTrailer {
   return { payloadLength: -1, nextHeader: -1 };

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BitmapReplayWindow, REPLAY_REJECT, REPLAY_WINDOW_DEFAULT } from '../../src/esp/replay.js';
-import { Rng } from './rng.js';
+import { Rng } from '../helpers/rng.js';
 
 const TWO32 = 0x100000000n;
 const MAX64 = 0xffffffffffffffffn;

@@ -17,7 +17,7 @@ import { ESP_OFF_PAYLOAD, espPadLength } from '../../src/packet/esp.js';
 import { toHex, writeU16 } from '../../src/util/bytes.js';
 import { internetChecksum } from '../../src/util/checksum.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { Rng } from './rng.js';
+import { Rng } from '../helpers/rng.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(REPO_ROOT, 'test', 'esp', 'scapy_esp.py');

@@ -17,7 +17,7 @@ import { ESP_MAX_TAILROOM, ESP_OFF_IV, ESP_OFF_PAYLOAD, NO_DROP, readEspTrailer,
 import { toHex } from '../../src/util/bytes.js';
 import { Drop, DROP_LABELS, newDropTally } from '../../src/util/drop.js';
 import { IroError } from '../../src/util/errors.js';
-import { Rng } from './rng.js';
+import { Rng } from '../helpers/rng.js';
 import { VECTORS, type EspVector } from './vectors.js';
 
 const BITS_PER_BYTE = 8;

@@ -12,17 +12,7 @@ export const HOA = ip('2001:db8::1');
 export const HA = ip('2001:db8::2');
 export const COA = ip('2001:db8:ffff::10');
 
-/** mulberry32: a small deterministic PRNG so a failing property case can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/rng.js';
 
 export function randomBytes(rand: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);

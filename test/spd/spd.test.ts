@@ -10,6 +10,7 @@ import { newFlowTuple, type FlowTuple } from '../../src/packet/flow.js';
 import { Drop } from '../../src/util/drop.js';
 import { parseIp, parsePrefix, formatIp, type Prefix } from '../../src/util/addr.js';
 import { flow } from './flows.js';
+import { prng } from '../helpers/rng.js';
 
 const HOA = '2001:db8:100::10';
 const HOA4 = '198.51.100.10';
@@ -193,17 +194,6 @@ test('PrefixIndex: one table per distinct length, buckets sorted by order', () =
 // ---------------------------------------------------------------------------------------------
 // Differential test: compiled lookup vs the naive ordered scan, random SPDs and flows.
 
-/** mulberry32: a small seeded PRNG so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const V6_BASES = ['2001:db8::', '2001:db8:1::', '2001:db8:1:2::', '2001:db8:ff00::', '2001:db8:1:2:3:4:5:0'].map((s) => parseIp(s)!);
 const V4_BASES = ['192.0.2.0', '198.51.100.0', '203.0.113.0'].map((s) => parseIp(s)!);

@@ -26,3 +26,9 @@ export class Rng {
     return out;
   }
 }
+
+/** The same generator as a function returning floats in [0, 1). */
+export function prng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.u32() / 0x100000000;
+}

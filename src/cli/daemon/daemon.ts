@@ -31,7 +31,7 @@ import { packageVersion } from '../version.js';
 import { addRoutes, configureTun, deriveMtu, installPolicyRouting, type PolicyRouting } from './netsetup.js';
 import { DaemonMetricsSource } from './source.js';
 import { buildTables, type Tables } from './tables.js';
-import { openTransports, type Transports } from './transports.js';
+import { checkTransportConfig, openTransports, type Transports } from './transports.js';
 import { Mobility } from './mobility.js';
 
 /** Bytes after a packet in a slot: ESP padding (3), pad length, next header, ICV (16). */
@@ -102,6 +102,7 @@ export class Daemon {
     const iface = config.interface;
     const name = config.interfaceName;
 
+    checkTransportConfig(config, this.nativeFree);
     this.state = StateStore.open(iface.stateDir, name);
     const keys = new KeyTable(Math.max(64, SLOTS_PER_PEER * config.peers.length));
     // native-free means no compiled code at all: node:crypto, not the addon's AEAD.

@@ -150,9 +150,13 @@ export function buildTables(config: IroConfig, options: TableOptions): Tables {
     let signalOut = payloadOut;
     let signalIn = payloadIn;
     if (pc.signalSa !== null) {
-      const sel = new TrafficSelector({ local: [host(ids.local)], remote: [host(ids.peer)], proto: IPPROTO_MH });
-      signalOut = b.install(pc, pc.signalSa.out, 'out', 'transport', ids, sel, true);
-      signalIn = b.install(pc, pc.signalSa.in, 'in', 'transport', ids, sel, true);
+      // The Mobility Header is IPv6 only (RFC 6275 §6.1): the signalling SA is bound to the IPv6
+      // identities whatever order the config lists the addresses in.
+      const peer6 = pc.identities.find((a) => a.length === 16) ?? peerId;
+      const sig = { local: matchingIdentity(own, peer6), peer: peer6 };
+      const sel = new TrafficSelector({ local: [host(sig.local)], remote: [host(sig.peer)], proto: IPPROTO_MH });
+      signalOut = b.install(pc, pc.signalSa.out, 'out', 'transport', sig, sel, true);
+      signalIn = b.install(pc, pc.signalSa.in, 'in', 'transport', sig, sel, true);
     }
     peers.push({
       name: pc.name,

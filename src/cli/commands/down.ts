@@ -3,7 +3,10 @@
  * (its socket disappears). The daemon removes its interface, routes and sockets itself.
  */
 import { existsSync } from 'node:fs';
+import { loadConfig } from '../../config/index.js';
 import { controlRequest } from '../../control/index.js';
+import { HostJournal } from '../../ops/index.js';
+import { createJsonLogger } from '../../util/log.js';
 import { ExitCode, IroError } from '../../util/errors.js';
 import { parseCommandArgs, type Command } from '../command.js';
 import { interfaceNameOf, onlyRunning, socketOf } from './control-target.js';
@@ -15,6 +18,8 @@ const USAGE = `usage: iro down [NAME|FILE]
 
 Stops the iro interface NAME (or the one started from FILE; with neither, the only one
 running): its dataplane stops, state is saved, the interface and its routes are removed.
+Given FILE while no daemon answers (it crashed or was killed), undoes what that run left on
+the host (policy rules, DNS) from the restore journal in its StateDir.
 `;
 
 export const downCommand: Command = {
@@ -25,6 +30,14 @@ export const downCommand: Command = {
     const { positionals } = parseCommandArgs(args, {}, 0, 1);
     const name = positionals[0] === undefined ? onlyRunning() : interfaceNameOf(positionals[0]);
     const path = socketOf(name);
+    const file = positionals[0] !== undefined && positionals[0].endsWith('.conf') ? positionals[0] : null;
+    if (file !== null && !existsSync(path)) {
+      const config = loadConfig(file);
+      const log = createJsonLogger({ level: 'info', write: (line) => io.err(line) });
+      const undone = HostJournal.open(config.interface.stateDir, config.interfaceName, log).recover();
+      io.out(`${name}: not running; ${undone} host setting${undone === 1 ? '' : 's'} restored\n`);
+      return ExitCode.OK;
+    }
     await controlRequest(path, 'down');
     const deadline = Date.now() + STOP_WAIT_MS;
     while (existsSync(path)) {

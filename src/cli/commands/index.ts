@@ -10,6 +10,7 @@ import { upCommand } from './up.js';
 import { downCommand } from './down.js';
 import { showCommand } from './show.js';
 import { roamCommand } from './roam.js';
+import { doctorCommand } from './doctor.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -19,4 +20,5 @@ export const COMMANDS: readonly Command[] = [
   checkCommand,
   genkeyCommand,
   genpairCommand,
+  doctorCommand,
 ];

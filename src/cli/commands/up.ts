@@ -10,10 +10,11 @@ import { ExitCode, IroError } from '../../util/errors.js';
 import { createJsonLogger, type LogLevel } from '../../util/log.js';
 import { parseCommandArgs, stringOption, UsageError, type Command } from '../command.js';
 import { Daemon } from '../daemon/daemon.js';
+import { dropTarget } from '../../ops/index.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-const USAGE = `usage: iro up FILE [--native-free] [--log-level LEVEL]
+const USAGE = `usage: iro up FILE [--native-free] [--log-level LEVEL] [--user NAME]
 
 Brings up the iro interface described by FILE (its name is the file name without .conf):
 creates the TUN device, assigns the identity addresses, routes the peers' AllowedIPs into it,
@@ -24,6 +25,8 @@ options:
   --native-free       use the back-end without compiled code (macvtap + node:dgram), as
                       \`Backend = native-free\` does
   --log-level LEVEL   ${LEVELS.join(' | ')} (default: the config's LogLevel)
+  --user NAME         after opening the TUN and sockets as root, switch to this unprivileged
+                      user for good (default: $IRO_USER; the container image sets iro)
 
 exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage, 77 missing privilege, 78 config error
 `;
@@ -33,7 +36,12 @@ export const upCommand: Command = {
   summary: 'bring an interface up and run its dataplane in the foreground',
   usage: USAGE,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { 'native-free': { type: 'boolean' }, 'log-level': { type: 'string' } }, 1, 1);
+    const parsed = parseCommandArgs(
+      args,
+      { 'native-free': { type: 'boolean' }, 'log-level': { type: 'string' }, user: { type: 'string' } },
+      1,
+      1,
+    );
     const config = loadConfig(parsed.positionals[0]!);
     const levelText = stringOption(parsed, 'log-level', config.interface.logLevel);
     if (!(LEVELS as readonly string[]).includes(levelText)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
@@ -46,7 +54,8 @@ export const upCommand: Command = {
         'the native addon is not built (run `npm rebuild` in the iro directory), or use the native-free back-end: iro up FILE --native-free',
       );
     }
-    const daemon = await Daemon.start({ config, nativeFree, log });
+    const user = dropTarget(typeof parsed.values['user'] === 'string' ? parsed.values['user'] : undefined);
+    const daemon = await Daemon.start({ config, nativeFree, log, user });
     const onSignal = (signal: NodeJS.Signals): void => void daemon.stop(signal);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -12,6 +12,7 @@
  * (and with it its routes) disappears, keys are wiped.
  */
 import { cpus } from 'node:os';
+import { dirname } from 'node:path';
 import type { IroConfig } from '../../config/types.js';
 import { controlSocketPath, startControlServer, type ControlServer } from '../../control/index.js';
 import { Dataplane } from '../../dataplane/dataplane.js';
@@ -22,6 +23,7 @@ import { createMetrics, startMetricsServer, type IroMetrics, type MetricsServer 
 import { DEFAULT_HEADROOM } from '../../packet/batch.js';
 import { CryptoPool } from '../../pool/index.js';
 import { KeyTable } from '../../pool/keytable.js';
+import { applyDns, assertStartup, dropPrivileges, handOver, HostJournal, lookupUser, startupChecks, type DnsHandle } from '../../ops/index.js';
 import { StateStore } from '../../state/index.js';
 import { formatIp, formatPrefix, type Prefix } from '../../util/addr.js';
 import { IroError } from '../../util/errors.js';
@@ -45,6 +47,8 @@ export interface DaemonOptions {
   readonly config: IroConfig;
   readonly nativeFree: boolean;
   readonly log: Logger;
+  /** User to drop to after every privileged open (`--user`, else $IRO_USER; null = stay). */
+  readonly user: string | null;
 }
 
 function align8(n: number): number {
@@ -62,6 +66,9 @@ export class Daemon {
   readonly config: IroConfig;
   readonly log: Logger;
   readonly nativeFree: boolean;
+  private readonly user: string | null;
+  private journal: HostJournal | null = null;
+  private dns: DnsHandle | null = null;
   private state: StateStore | null = null;
   private tables: Tables | null = null;
   private link: Link | null = null;
@@ -83,6 +90,7 @@ export class Daemon {
     this.config = options.config;
     this.log = options.log;
     this.nativeFree = options.nativeFree;
+    this.user = options.user;
   }
 
   /** Starts everything; on failure, undoes what was started and rethrows. */
@@ -103,6 +111,12 @@ export class Daemon {
     const name = config.interfaceName;
 
     checkTransportConfig(config, this.nativeFree);
+    // Before anything is opened: the exact fix for a missing device, capability or sysctl.
+    const target = this.user === null ? null : lookupUser(this.user);
+    assertStartup(startupChecks(config, { dropUser: target !== null && target.uid !== process.geteuid?.() }));
+    this.journal = HostJournal.open(iface.stateDir, name, log);
+    this.journal.recover();
+    const journal = this.journal;
     this.state = StateStore.open(iface.stateDir, name);
     const keys = new KeyTable(Math.max(64, SLOTS_PER_PEER * config.peers.length));
     // native-free means no compiled code at all: node:crypto, not the addon's AEAD.
@@ -121,6 +135,7 @@ export class Daemon {
         raw: config.peers.some((p) => p.encapsulation === 'esp'),
         fullTunnel: iface.role === 'mobile-node' && routes.some((r) => r.len === 0),
       },
+      journal,
       log,
     );
     const table = this.routing.table;
@@ -196,6 +211,13 @@ export class Daemon {
       });
     }
     this.control = await startControlServer(controlSocketPath(name), (cmd, args) => this.handleControl(cmd, args));
+    this.dns = applyDns(link.name, iface.dns, log, { journal });
+    if (target !== null) {
+      // Every privileged open is done: the TUN, the sockets, the listeners. From here on the
+      // process cannot reopen or reconfigure anything (ops/privileges.ts).
+      handOver([iface.stateDir, dirname(this.control.path)], target);
+      dropPrivileges(target, log);
+    }
     log.info('iro up', {
       interface: link.name,
       role: iface.role,
@@ -288,6 +310,7 @@ export class Daemon {
     await step('metrics', () => this.metricsServer?.close());
     await step('transports', () => this.transports?.close());
     await step('crypto pool', () => this.pool?.close());
+    await step('dns', () => this.dns?.restore());
     await step('interface', () => this.link?.close());
     await step('policy routing', () => this.routing?.remove());
     await step('keys', () => this.tables?.sad.removeAll());

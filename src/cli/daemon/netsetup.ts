@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { IroConfig, PeerConfig } from '../../config/types.js';
 import {
+  IPPROTO_ESP,
+  IPPROTO_UDP,
   ESP_ALIGN,
   ESP_HDR_LEN,
   ESP_ICV_LEN,
@@ -78,6 +80,13 @@ async function deleteRules(priority: number): Promise<void> {
   }
 }
 
+/** Records how to undo a host change before it is made (ops/journal.ts fits), so a crashed
+ * run can be cleaned up by the next `iro up` or `iro down FILE`. */
+export interface UndoRecorder {
+  add(undo: { kind: 'ip'; args: readonly string[]; what: string }): void;
+  remove(undo: { kind: 'ip'; args: readonly string[]; what: string }): void;
+}
+
 /**
  * Policy routing so the tunnel's routes never capture iro's own packets (wg-quick's approach,
  * keyed on the packet instead of a firewall mark so that the native-free back-end, whose
@@ -87,25 +96,50 @@ async function deleteRules(priority: number): Promise<void> {
  *   priority P+1  lookup main suppress_prefixlength 0               (full tunnel: LAN stays local)
  *   priority P+2  lookup TABLE                                      (the peers' AllowedIPs)
  * `iif lo` matches only locally generated packets, so ESP another host sends through a gateway
- * is still routed into the tunnel. Rules left by a crashed run are replaced.
+ * is still routed into the tunnel. Protocols are numbers (17, 50): a minimal container has no
+ * /etc/protocols. Rules left by a crashed run at the same priorities are replaced.
  */
 export async function installPolicyRouting(
   name: string,
   options: { listenPort: number; raw: boolean; fullTunnel: boolean },
+  undo: UndoRecorder,
   log: Logger,
 ): Promise<PolicyRouting> {
   const table = routingTable(name);
   const priority = PRIORITY_BASE + (table - TABLE_BASE) * PRIORITY_SPAN;
   await deleteRules(priority);
   const p = (k: number): string => String(priority + k);
+  const specs: string[][] = [];
   for (const family of ['-4', '-6']) {
-    await ip([family, 'rule', 'add', 'priority', p(0), 'iif', 'lo', 'ipproto', 'udp', 'sport', String(options.listenPort), 'lookup', 'main']);
-    if (options.raw) await ip([family, 'rule', 'add', 'priority', p(0), 'iif', 'lo', 'ipproto', 'esp', 'lookup', 'main']);
-    if (options.fullTunnel) await ip([family, 'rule', 'add', 'priority', p(1), 'lookup', 'main', 'suppress_prefixlength', '0']);
-    await ip([family, 'rule', 'add', 'priority', p(2), 'lookup', String(table)]);
+    specs.push([family, 'priority', p(0), 'iif', 'lo', 'ipproto', String(IPPROTO_UDP), 'sport', String(options.listenPort), 'lookup', 'main']);
+    if (options.raw) specs.push([family, 'priority', p(0), 'iif', 'lo', 'ipproto', String(IPPROTO_ESP), 'lookup', 'main']);
+    if (options.fullTunnel) specs.push([family, 'priority', p(1), 'lookup', 'main', 'suppress_prefixlength', '0']);
+    specs.push([family, 'priority', p(2), 'lookup', String(table)]);
+  }
+  const entry = (spec: string[]): { kind: 'ip'; args: string[]; what: string } => ({
+    kind: 'ip',
+    args: [spec[0]!, 'rule', 'del', ...spec.slice(1)],
+    what: `policy rule of ${name}`,
+  });
+  for (const spec of specs) {
+    undo.add(entry(spec));
+    await ip([spec[0]!, 'rule', 'add', ...spec.slice(1)]);
   }
   log.info('policy routing installed', { interface: name, table, priority });
-  return { table, priority, remove: () => deleteRules(priority) };
+  return {
+    table,
+    priority,
+    remove: async () => {
+      for (const spec of specs) {
+        try {
+          await ip(entry(spec).args);
+          undo.remove(entry(spec));
+        } catch (err) {
+          log.warn('could not remove a policy rule; the next start or `iro down FILE` removes it', { err });
+        }
+      }
+    },
+  };
 }
 
 /** Puts the identity addresses on a TUN interface, sets its MTU and brings it up. */

@@ -623,6 +623,19 @@ function crossCheck(
     }
   }
 
+  // Raw ESP needs the addon's raw sockets; the native-free back-end has node:dgram only.
+  if (iface?.backend === 'native-free') {
+    for (const d of drafts) {
+      if (d.peer?.encapsulation === 'esp') {
+        c.add(
+          d.sec.lineOf('Encapsulation'),
+          'Peer.Encapsulation',
+          'esp (raw ESP) needs Backend = native; the native-free back-end sends ESP in UDP only (Encapsulation = udp)',
+        );
+      }
+    }
+  }
+
   // A home agent serves only home addresses inside its home prefixes.
   if (local === 'home-agent' && iface !== undefined && iface.homePrefixes.length > 0) {
     for (const d of drafts) {

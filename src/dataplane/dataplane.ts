@@ -37,6 +37,7 @@ import {
   IPPROTO_MH,
   IPV4_MIN_HDR_LEN,
   IPV6_HDR_LEN,
+  IPV6_OFF_NEXT_HDR,
   NATT_PORT,
 } from '../packet/constants.js';
 import { extractFlow, newFlowTuple } from '../packet/flow.js';
@@ -342,20 +343,28 @@ export class Dataplane {
         pLen = len;
         nh = flow.family === 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
       } else {
-        // Transport mode carries the upper layer only; the receiver rebuilds the IP header from
-        // the SA's identities (PROTOCOL.md C.3). Headers it could not rebuild are refused.
-        const l4 = flow.l4Offset;
-        if (flow.family === 4 ? isIpv4Fragment(data, off) : flow.fragment) {
-          st[i] = status(Drop.FRAGMENT);
-          continue;
+        // Transport mode: the receiver rebuilds the fixed IP header from the SA's identities
+        // (PROTOCOL.md C.3). Over IPv6 everything after the fixed header travels inside ESP,
+        // extension headers included, so a Fragment header reaches the receiver's kernel with
+        // its fragment and is reassembled there (iro's choice: RFC 4303 §3.1.1 would leave it
+        // in clear, which the kernel-built outer header of our sockets cannot carry). An IPv4
+        // header's fragment fields and options cannot be rebuilt: such packets are refused.
+        if (flow.family === 4) {
+          if (isIpv4Fragment(data, off)) {
+            st[i] = status(Drop.FRAGMENT);
+            continue;
+          }
+          if (flow.l4Offset !== IPV4_MIN_HDR_LEN) {
+            st[i] = status(Drop.UNSUPPORTED);
+            continue;
+          }
+          pOff = off + IPV4_MIN_HDR_LEN;
+          nh = flow.proto;
+        } else {
+          pOff = off + IPV6_HDR_LEN;
+          nh = data[off + IPV6_OFF_NEXT_HDR]!;
         }
-        if (l4 !== (flow.family === 4 ? IPV4_MIN_HDR_LEN : IPV6_HDR_LEN)) {
-          st[i] = status(Drop.UNSUPPORTED);
-          continue;
-        }
-        pOff = off + l4;
-        pLen = len - l4;
-        nh = flow.proto;
+        pLen = len - (pOff - off);
       }
       const to = override?.to?.addr ?? sa.peerLocator ?? (sa.mode === 'transport' ? sa.identities.peer : null);
       if (to === null) {

@@ -14,6 +14,13 @@
  *   SIGKILLed run left behind.
  * - `buildTunnelTopology`: client / gateway / server (+ attacker, + NAT router) with the address
  *   plan in `ADDRESSES`.
+ * - `buildRoamingTopology` (roaming.ts): a mobile node with two access networks, an internet
+ *   router, a home agent, a correspondent (+ NAT router on access B, + attacker), addresses in
+ *   `ROAMING`; `move('A' | 'B')` changes networks the way a laptop changing Wi-Fi does;
+ *   `writeRoamingConfigs` / `startRoamingLab` write matching configs with fresh keys and start iro
+ *   in each; `waitForBinding` follows bindings; `tsharkFields` reads any tshark fields.
+ * - `IroDaemon` (daemon.ts): `iro up` in a namespace through bin/iro.js, with `iro show --json`,
+ *   /metrics (`metricValue`), `iro down` and its log lines.
  * - `startTransfer` / `transfer`: a bounded TCP transfer of N seeded pseudo-random bytes between
  *   namespaces, with SHA-256 and byte count from both ends. `httpGetIn`: GET from a namespace.
  * - `startCapture` (tcpdump) and tshark analysis: `readPackets`, `unexpectedPackets` (anything but
@@ -23,8 +30,8 @@
  * - `ensureTools`: ping, tcpdump, iperf3, tshark, nft, Scapy - installed with apt-get if missing,
  *   or an error naming the exact command.
  *
- * Needs root. Only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
- * 2001:db8::/32), only inside the lab's namespaces.
+ * Needs root (and iproute2's `tc` for shaped links). Only documentation addresses (192.0.2.0/24,
+ * 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), only inside the lab's namespaces.
  *
  * Example:
  *   const lab = new Lab();
@@ -107,3 +114,42 @@ export {
 } from './capture.js';
 export { PYTHON, SCAPY_ALGORITHMS, inject, type InjectJob, type InjectTarget, type Injected } from './inject.js';
 export { DEFAULT_TOOLS, LAB_TOOLS, ensureTools, findExecutable, installCommand, missingTools, type EnsureToolsOptions, type LabTool } from './tools.js';
+export {
+  IRO_BIN,
+  IroDaemon,
+  METRICS_PORT,
+  findPeer,
+  findSa,
+  iroCli,
+  logMessage,
+  metricValue,
+  type CliResult,
+  type ShowJson,
+  type ShownPeer,
+  type ShownSa,
+  type StartOptions,
+} from './daemon.js';
+export {
+  ROAMING,
+  ROAMING_SPI,
+  RoamingTopology,
+  bindingIn,
+  buildRoamingTopology,
+  coaIs,
+  receivedSoFar,
+  startRoamingLab,
+  tsharkFields,
+  waitForBinding,
+  waitUntil,
+  writeRoamingConfigs,
+  type Access,
+  type AccessNetwork,
+  type FieldsOptions,
+  type RoamingDaemons,
+  type RoamingLab,
+  type RoamingCipher,
+  type RoamingConfigOptions,
+  type RoamingConfigs,
+  type RoamingOptions,
+  type SaSecret,
+} from './roaming.js';

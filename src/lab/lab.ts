@@ -76,6 +76,13 @@ export interface VethOptions {
   /** Interface name of the end in `b` (default `v<pid>n<k>b`). */
   readonly nameB?: string;
   readonly mtu?: number;
+  /**
+   * Make both ends send wire-size packets (`gso_max_segs 1`): the kernel segments GSO
+   * super-packets (UDP GSO from iro, TSO from TCP) where they leave the namespace, as a link
+   * without segmentation offload would, so captures and counters see the packets a real link
+   * carries.
+   */
+  readonly wireSize?: boolean;
 }
 
 /** One end of a veth pair. */
@@ -287,6 +294,7 @@ export class Lab {
     runSync('ip', ['link', 'add', nameA, 'netns', a.name, 'type', 'veth', 'peer', 'name', nameB, 'netns', b.name]);
     for (const [ns, dev] of [[a, nameA], [b, nameB]] as const) {
       if (options.mtu !== undefined) ns.ip(['link', 'set', dev, 'mtu', String(options.mtu)]);
+      if (options.wireSize === true) ns.ip(['link', 'set', 'dev', dev, 'gso_max_segs', '1']);
       ns.ip(['link', 'set', dev, 'up']);
     }
     return { a: { ns: a, dev: nameA }, b: { ns: b, dev: nameB } };

@@ -105,7 +105,7 @@ export function buildTunnelTopology(lab: Lab, options: TopologyOptions = {}): To
   const server = lab.netns('server');
   let router: Netns | null = null;
 
-  const gw = lab.link(gateway, server, { nameA: 'home0', nameB: 'home0' });
+  const gw = lab.link(gateway, server, { nameA: 'home0', nameB: 'home0', wireSize: true });
   addBoth(gw.a.ns, 'home0', home.gateway4, home.len4, home.gateway6, home.len6);
   addBoth(gw.b.ns, 'home0', home.server4, home.len4, home.server6, home.len6);
   server.addRoute('default', { via: home.gateway4 }, 4);
@@ -113,8 +113,8 @@ export function buildTunnelTopology(lab: Lab, options: TopologyOptions = {}): To
 
   if (options.nat) {
     router = lab.netns('router', { forwarding: true });
-    lab.link(client, router, { nameA: 'wire0', nameB: 'in0' });
-    lab.link(router, gateway, { nameA: 'out0', nameB: 'wire0' });
+    lab.link(client, router, { nameA: 'wire0', nameB: 'in0', wireSize: true });
+    lab.link(router, gateway, { nameA: 'out0', nameB: 'wire0', wireSize: true });
     addBoth(client, 'wire0', inside.client4, inside.len4, inside.client6, inside.len6);
     addBoth(router, 'in0', inside.router4, inside.len4, inside.router6, inside.len6);
     addBoth(router, 'out0', wire.client4, wire.len4, wire.client6, wire.len6);
@@ -124,7 +124,7 @@ export function buildTunnelTopology(lab: Lab, options: TopologyOptions = {}): To
     gateway.addRoute(`${inside.client6}/128`, { via: wire.client6 }, 6);
     lab.nat(router, 'out0');
   } else {
-    lab.link(client, gateway, { nameA: 'wire0', nameB: 'wire0' });
+    lab.link(client, gateway, { nameA: 'wire0', nameB: 'wire0', wireSize: true });
     addBoth(client, 'wire0', wire.client4, wire.len4, wire.client6, wire.len6);
     addBoth(gateway, 'wire0', wire.gateway4, wire.len4, wire.gateway6, wire.len6);
   }
@@ -132,7 +132,7 @@ export function buildTunnelTopology(lab: Lab, options: TopologyOptions = {}): To
   let attacker: Netns | null = null;
   if (options.attacker) {
     attacker = lab.netns('attacker');
-    lab.link(gateway, attacker, { nameA: 'atk0', nameB: 'atk0' });
+    lab.link(gateway, attacker, { nameA: 'atk0', nameB: 'atk0', wireSize: true });
     addBoth(gateway, 'atk0', attack.gateway4, attack.len4, attack.gateway6, attack.len6);
     addBoth(attacker, 'atk0', attack.attacker4, attack.len4, attack.attacker6, attack.len6);
     attacker.addRoute(`${wire.gateway4}/32`, { via: attack.gateway4 }, 4);

@@ -439,3 +439,10 @@ test('the file name gives the interface name and must be a valid one', () => {
   assert.equal(parseConfig(mnConfig(), '/etc/iro/laptop.conf', noKeyFiles).interfaceName, 'laptop');
   assertIssue(issuesOf(() => parseConfig(mnConfig(), '/etc/iro/a-much-too-long-name.conf', noKeyFiles)), { line: 0, field: '(file)', file: '/etc/iro/a-much-too-long-name.conf' });
 });
+
+test('raw ESP under the native-free back-end is refused at the Encapsulation line', () => {
+  const text = mnConfig('Backend = native-free', 'Encapsulation = esp');
+  const issues = issuesOf(() => parseConfig(text, 'mn0.conf', noKeyFiles));
+  assertIssue(issues, { file: 'mn0.conf', field: 'Peer.Encapsulation', line: lineOf(text, 'Encapsulation = esp') });
+  assert.doesNotThrow(() => parseConfig(mnConfig('Backend = native', 'Encapsulation = esp'), 'mn0.conf', noKeyFiles));
+});

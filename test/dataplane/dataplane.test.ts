@@ -14,7 +14,7 @@ import type { DataplanePeer, MhArrivalInfo, TransportTable } from '../../src/dat
 import { MemoryLink, memoryTransportPair, type MemoryTransport } from '../../src/io/memory.js';
 import type { Transport } from '../../src/io/ports.js';
 import { DEFAULT_HEADROOM } from '../../src/packet/batch.js';
-import { IPPROTO_MH, IPPROTO_TCP } from '../../src/packet/constants.js';
+import { IPPROTO_FRAGMENT, IPPROTO_MH, IPPROTO_TCP, IPPROTO_UDP } from '../../src/packet/constants.js';
 import { writeIpv4Header } from '../../src/packet/ipv4.js';
 import { writeIpv6Header } from '../../src/packet/ipv6.js';
 import { fillPacketChecksum, verifyPacketChecksum } from '../../src/packet/l4checksum.js';
@@ -292,6 +292,18 @@ test('transport mode with route optimization restores identities; checksums veri
     await settle();
     assert.equal(mn.link.written.length, 1);
     assert.ok(verifyPacketChecksum(mn.link.written[0]!, 0, mn.link.written[0]!.length));
+    // An IPv6 fragment (the kernel fragments what exceeds the TUN MTU): its Fragment header
+    // travels inside ESP and comes out unchanged, for the receiver's kernel to reassemble.
+    const frag = new Uint8Array(40 + 8 + 64);
+    writeIpv6Header(frag, 0, addr('2001:db8:100::10'), addr('2001:db8:300::1'), IPPROTO_FRAGMENT, 8 + 64);
+    frag.set([IPPROTO_UDP, 0, 0x00, 0x01, 0x12, 0x34, 0x56, 0x78], 40);
+    for (let i = 0; i < 64; i++) frag[48 + i] = i;
+    mn.link.inject(frag);
+    await settle();
+    assert.equal(cn.link.written.length, 2);
+    const gotFrag = cn.link.written[1]!;
+    gotFrag[7] = frag[7]!;
+    assert.equal(toHex(gotFrag), toHex(frag));
   } finally {
     await mn.dp.stop(100);
     await cn.dp.stop(100);

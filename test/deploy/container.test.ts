@@ -23,7 +23,6 @@ import { once } from 'node:events';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMMANDS } from '../../src/cli/commands/index.js';
 import { statusIds } from '../../src/ops/index.js';
 import { BUILD_DIR, REPO_ROOT } from '../helpers/paths.js';
 import { Lab, nsRun } from '../helpers/netns.js';
@@ -39,10 +38,7 @@ const TCP_PORT = 5201;
 const TRANSFER_BYTES = 8 << 20;
 const CONNECT_WITHIN_MS = 90_000;
 
-const upRegistered = COMMANDS.some((c) => c.name === 'up');
-const skip = !upRegistered
-  ? 'iro up is not registered in src/cli/commands yet: the gateway container would have nothing to run'
-  : process.getuid?.() !== 0 && 'needs root (network namespaces, podman)';
+const skip = process.getuid?.() !== 0 && 'needs root (network namespaces, podman)';
 
 const key = (): string => randomBytes(20).toString('hex');
 

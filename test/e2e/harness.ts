@@ -1,38 +1,26 @@
 /**
  * What the end-to-end tests share: generated config pairs (mobile node "mn0" + home agent "ha0",
- * mirrored SPIs and fresh random keys) for the lab's tunnel topology, `iro up` daemons run in
- * namespaces through bin/iro.js (so dist/ must be built), and readers of their /metrics, /healthz
- * and `iro show --json`.
- *
- * The e2e tests skip only while `up` is not registered in src/cli/commands/index.ts
- * (`SKIP_UNLESS_UP`); everything else that is missing makes them fail.
+ * mirrored SPIs and fresh random keys) for the lab's tunnel topology. The daemons themselves
+ * (`iro up` in namespaces through bin/iro.js, so dist/ must be built, and the readers of their
+ * /metrics, /healthz and `iro show --json`) are src/lab/daemon.ts, re-exported here.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADDRESSES, httpGetIn, type ExitStatus, type LabProcess, type Netns, type Topology } from '../../src/lab/index.js';
-import { IroError } from '../../src/util/errors.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { ADDRESSES, METRICS_PORT, type Topology } from '../../src/lab/index.js';
 
-export const IRO_BIN = join(REPO_ROOT, 'bin', 'iro.js');
-const COMMANDS_INDEX = join(REPO_ROOT, 'src', 'cli', 'commands', 'index.ts');
-export const METRICS_PORT = 9469;
-const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 20_000;
-const CLI_TIMEOUT_MS = 30_000;
-
-/** True when `text` (default: src/cli/commands/index.ts) imports `up`'s command and lists it in COMMANDS. */
-export function upRegistered(text = readFileSync(COMMANDS_INDEX, 'utf8')): boolean {
-  const imported = /import\s*\{\s*(\w+)\s*\}\s*from\s*'\.\/up\.js'/.exec(text);
-  if (!imported) return false;
-  const list = /COMMANDS[^=]*=\s*\[([^\]]*)\]/.exec(text);
-  return list !== null && new RegExp(`\\b${imported[1]}\\b`).test(list[1]!);
-}
-
-/** node:test `skip` value: false once `iro up` exists, else the reason. */
-export const SKIP_UNLESS_UP: string | false = upRegistered()
-  ? false
-  : '`iro up` is not registered in src/cli/commands/index.ts yet; these end-to-end tests need it';
+export {
+  IRO_BIN,
+  IroDaemon,
+  METRICS_PORT,
+  findSa,
+  iroCli,
+  logMessage,
+  metricValue,
+  type ShowJson,
+  type ShownSa,
+  type StartOptions,
+} from '../../src/lab/index.js';
 
 export type Cipher = 'aes128gcm16' | 'aes256gcm16' | 'chacha20poly1305';
 
@@ -169,130 +157,4 @@ export function writeTunnelConfigs(dir: string, topo: Topology, setup: TunnelSet
     `ESN = ${esn}`,
   ]);
   return { client, gateway, c2g, g2c, clientLines, clientStateDir, gatewayStateDir };
-}
-
-/** An SA as `iro show --json` reports it. */
-export interface ShownSa {
-  readonly spi: string;
-  readonly direction: string;
-  readonly peer: string;
-  readonly packets: number;
-  readonly bytes: number;
-  readonly drops: Readonly<Record<string, number>>;
-  readonly sequence: { readonly hi: number; readonly lo: number };
-  readonly locators: { readonly local: string | null; readonly peer: string | null };
-}
-
-export interface ShowJson {
-  readonly interface: string;
-  readonly sas: readonly ShownSa[];
-}
-
-/** The SA with `spi` in a show result; throws (with the JSON) when it is not there. */
-export function findSa(show: ShowJson, spi: number): ShownSa {
-  const sa = show.sas.find((s) => Number(s.spi) === spi);
-  if (!sa) throw new IroError('ERR_STATE', `no SA ${spiText(spi)} in iro show: ${JSON.stringify(show)}`);
-  return sa;
-}
-
-export interface StartOptions {
-  /** IRO_RUN_DIR for the control socket. */
-  readonly runDir: string;
-  /** Pass --native-free on the command line. */
-  readonly nativeFreeFlag?: boolean;
-}
-
-/** `node bin/iro.js ARGS` in `ns`, to completion. */
-export function iroCli(ns: Netns, args: readonly string[], runDir: string, prefix: readonly string[] = []): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...prefix, process.execPath, IRO_BIN, ...args];
-  return ns.exec(cmd!, rest, { env: { IRO_RUN_DIR: runDir }, allowFailure: true, timeoutMs: CLI_TIMEOUT_MS });
-}
-
-/** One `iro up` running in a namespace. */
-export class IroDaemon {
-  readonly ns: Netns;
-  readonly config: string;
-  readonly name: string;
-  readonly runDir: string;
-  readonly proc: LabProcess;
-
-  private constructor(ns: Netns, config: string, runDir: string, proc: LabProcess) {
-    this.ns = ns;
-    this.config = config;
-    this.name = config.slice(config.lastIndexOf('/') + 1).replace(/\.conf$/, '');
-    this.runDir = runDir;
-    this.proc = proc;
-  }
-
-  /** Starts `iro up CONFIG` in `ns` (it logs JSON lines on stderr). */
-  static start(ns: Netns, config: string, options: StartOptions): IroDaemon {
-    const args = [IRO_BIN, 'up', config, ...(options.nativeFreeFlag ? ['--native-free'] : [])];
-    const proc = ns.spawn(process.execPath, args, { label: `iro up ${config.slice(config.lastIndexOf('/') + 1)}`, env: { IRO_RUN_DIR: options.runDir } });
-    return new IroDaemon(ns, config, options.runDir, proc);
-  }
-
-  /** Waits for the `"msg":"iro up"` log line, then for /healthz to answer 200. */
-  async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-    await this.proc.waitForLine((l) => logMessage(l) === 'iro up', timeoutMs, 'its "iro up" log line');
-    const h = await httpGetIn(this.ns, `http://127.0.0.1:${METRICS_PORT}/healthz`);
-    if (h.status !== 200) throw new IroError('ERR_STATE', `/healthz answered ${h.status}: ${h.body}\n${this.proc.describe()}`);
-  }
-
-  async metrics(): Promise<string> {
-    const r = await httpGetIn(this.ns, `http://127.0.0.1:${METRICS_PORT}/metrics`);
-    if (r.status !== 200) throw new IroError('ERR_STATE', `/metrics answered ${r.status}\n${this.proc.describe()}`);
-    return r.body;
-  }
-
-  /** `iro show NAME --json`. */
-  async show(): Promise<ShowJson> {
-    const r = await iroCli(this.ns, ['show', this.name, '--json'], this.runDir);
-    if (r.status !== 0) throw new IroError('ERR_STATE', `iro show ${this.name} --json exited ${r.status}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as ShowJson;
-  }
-
-  /** Sends SIGTERM or SIGINT and waits for the exit. */
-  async signal(signal: 'SIGTERM' | 'SIGINT'): Promise<ExitStatus> {
-    this.proc.signal(signal);
-    return this.proc.wait(STOP_TIMEOUT_MS);
-  }
-
-  /** `iro down NAME`, then waits for the daemon to exit. Returns down's status and the daemon's. */
-  async down(): Promise<{ downStatus: number | null; exit: ExitStatus }> {
-    const r = await iroCli(this.ns, ['down', this.name], this.runDir);
-    return { downStatus: r.status, exit: await this.proc.wait(STOP_TIMEOUT_MS) };
-  }
-
-  /** SIGKILL, as a crash would. */
-  async kill9(): Promise<ExitStatus> {
-    this.proc.signal('SIGKILL');
-    return this.proc.wait(STOP_TIMEOUT_MS);
-  }
-}
-
-/** The `msg` of a JSON log line, or null. */
-export function logMessage(line: string): string | null {
-  if (!line.startsWith('{')) return null;
-  try {
-    const rec = JSON.parse(line) as { msg?: unknown };
-    return typeof rec.msg === 'string' ? rec.msg : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The value of the sample `name{labels}` in Prometheus text exposition `text` (labels matched
- * as a subset, any order); null when there is no such sample.
- */
-export function metricValue(text: string, name: string, labels: Readonly<Record<string, string>>): number | null {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have[l[1]!] = l[2]!;
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return null;
 }

@@ -57,7 +57,6 @@ import {
 } from '../../src/lab/index.js';
 import {
   IroDaemon,
-  SKIP_UNLESS_UP,
   findSa,
   iroCli,
   logMessage,
@@ -75,7 +74,7 @@ const TRANSFER_TIMEOUT_MS = 120_000;
 const PATTERN = 'c0ffee15';
 const SIGNAL_KEY_INFO = 'iro signalling SA';
 
-if (!SKIP_UNLESS_UP) ensureTools(['ping', 'tcpdump', 'tshark', 'scapy', 'setpriv']);
+ensureTools(['ping', 'tcpdump', 'tshark', 'scapy', 'setpriv']);
 
 // ---------------------------------------------------------------------------------------------
 // Running a tunnel
@@ -277,7 +276,7 @@ function caseName(c: MatrixCase): string {
 }
 
 for (const c of MATRIX) {
-  test(caseName(c), { skip: SKIP_UNLESS_UP, timeout: TEST_TIMEOUT_MS }, async () => {
+  test(caseName(c), { timeout: TEST_TIMEOUT_MS }, async () => {
     // Headers only: enough to judge every packet, small enough for 50 MB runs.
     await withTunnel(c.setup, { snaplen: 128 }, async (t) => {
       for (const family of new Set(c.runs.map((r) => r.family))) await pingThrough(t, family);
@@ -327,7 +326,7 @@ async function waitForDrops(gw: IroDaemon, expected: Readonly<Record<string, num
   return now;
 }
 
-test('tshark verifies and decrypts the tunnel; injected ESP is dropped by reason and the tunnel survives', { skip: SKIP_UNLESS_UP, timeout: TEST_TIMEOUT_MS }, async () => {
+test('tshark verifies and decrypts the tunnel; injected ESP is dropped by reason and the tunnel survives', { timeout: TEST_TIMEOUT_MS }, async () => {
   const setup: TunnelSetup = { backend: 'native', encapsulation: 'udp', outer: 4, cipher: 'aes128gcm16', esn: false };
   await withTunnel(setup, { attacker: true }, async (t) => {
     const cap = t.capture;
@@ -401,7 +400,7 @@ test('tshark verifies and decrypts the tunnel; injected ESP is dropped by reason
 // ---------------------------------------------------------------------------------------------
 // 4. kill -9 and restart
 
-test('kill -9 of the client mid-transfer, restart with the same state: traffic resumes and no sequence number repeats', { skip: SKIP_UNLESS_UP, timeout: TEST_TIMEOUT_MS }, async () => {
+test('kill -9 of the client mid-transfer, restart with the same state: traffic resumes and no sequence number repeats', { timeout: TEST_TIMEOUT_MS }, async () => {
   const setup: TunnelSetup = { backend: 'native', encapsulation: 'udp', outer: 4, cipher: 'aes256gcm16', esn: true };
   await withTunnel(setup, { snaplen: 128 }, async (t) => {
     const cap = t.capture;
@@ -447,7 +446,7 @@ test('kill -9 of the client mid-transfer, restart with the same state: traffic r
 // ---------------------------------------------------------------------------------------------
 // 5. Exit codes
 
-test('iro up without privileges exits 77 and names the fix; config errors exit 78 with file:line: field', { skip: SKIP_UNLESS_UP, timeout: TEST_TIMEOUT_MS }, async () => {
+test('iro up without privileges exits 77 and names the fix; config errors exit 78 with file:line: field', { timeout: TEST_TIMEOUT_MS }, async () => {
   const lab = new Lab();
   let problems: string[] = [];
   try {

@@ -11,6 +11,8 @@ import { downCommand } from './down.js';
 import { showCommand } from './show.js';
 import { roamCommand } from './roam.js';
 import { doctorCommand } from './doctor.js';
+import { benchCommand } from './bench.js';
+import { demoCommand } from './demo.js';
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -21,4 +23,6 @@ export const COMMANDS: readonly Command[] = [
   genkeyCommand,
   genpairCommand,
   doctorCommand,
+  demoCommand,
+  benchCommand,
 ];

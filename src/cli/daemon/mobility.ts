@@ -163,7 +163,8 @@ export class Mobility implements MobilityCounts {
       const ep = endpointLocator(pc);
       if (ep !== null) this.setRemote(peer, 'payload', ep);
       if (ep !== null) this.setRemote(peer, 'signal', ep);
-      if (pc.persistentKeepalive !== null && ep !== null) this.keepalive(pc.name, pc.persistentKeepalive * 1000);
+      // No NAT seen yet (interval 0): the configured PersistentKeepalive alone applies.
+      if (pc.persistentKeepalive !== null && ep !== null) this.keepalive(pc.name, 0);
     }
     if (this.agent instanceof MobileNode) {
       this.monitor = new MovementMonitor(() => void this.detect(), this.log);
@@ -187,7 +188,7 @@ export class Mobility implements MobilityCounts {
     const ha = this.config.peers.find((p) => p.role === 'home-agent');
     const towards = ha?.endpoint?.address;
     if (towards === undefined || towards === null) return;
-    const coa = await currentCareOf(towards, this.config.interface.careOf, this.tables.identities);
+    const coa = await currentCareOf(towards, this.config.interface.careOf, this.tables.identities, this.config.interface.listenPort);
     if (this.stopped || this.forced) return;
     const loc = coa === null ? null : locator(coa, this.config.interface.listenPort);
     const current = this.agent.careOf;
@@ -295,7 +296,7 @@ export class Mobility implements MobilityCounts {
     // Mobile node, correspondent with route optimization: direct once it verified our CoA
     // (local locator = CoA), through the home tunnel while the local locator is the HoA.
     if (which === 'payload' && peer.role === 'correspondent' && this.config.interface.role === 'mobile-node') {
-      peer.viaHome = peer.payloadOut.iro && loc === null;
+      peer.viaHome = loc === null;
     }
   }
 
@@ -317,10 +318,17 @@ export class Mobility implements MobilityCounts {
     this.dataplane.sendInternal(buf.subarray(0, IPV6_HDR + mhLen), from, to);
   }
 
+  /**
+   * (Re)arms the RFC 3948 keepalives of a peer: every `intervalMs` as the agent asks (RFC 5555 NAT
+   * Detection; 0 = none needed), but never less often than the configured PersistentKeepalive,
+   * which holds whether or not a NAT was detected.
+   */
   private keepalive(peerName: string, intervalMs: number): void {
     const old = this.keepalives.get(peerName);
     if (old !== undefined) clearInterval(old);
     this.keepalives.delete(peerName);
+    const persistent = this.config.peers.find((p) => p.name === peerName)?.persistentKeepalive ?? null;
+    if (persistent !== null) intervalMs = intervalMs > 0 ? Math.min(intervalMs, persistent * 1000) : persistent * 1000;
     if (intervalMs <= 0) return;
     const peer = this.byName.get(peerName);
     if (peer === undefined) return;

@@ -144,7 +144,9 @@ export async function installPolicyRouting(
 
 /** Puts the identity addresses on a TUN interface, sets its MTU and brings it up. */
 export async function configureTun(name: string, addresses: readonly Prefix[], mtu: number): Promise<void> {
-  await ip(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+  // No IPv6 link-local address: the TUN is point to point, and with one the kernel would send
+  // router solicitations and MLD reports into the tunnel, where the peer can only drop them.
+  await ip(['link', 'set', 'dev', name, 'mtu', String(mtu), 'addrgenmode', 'none']);
   for (const a of addresses) {
     const args = ['addr', 'add', formatPrefix(a), 'dev', name];
     // The address is ours by configuration: duplicate address detection would only delay it.
@@ -184,7 +186,12 @@ export async function pathMtu(dest: Uint8Array | null): Promise<number> {
  * that pad length and next header end on 4 bytes (RFC 4303 §2.4), ICV. In transport mode the
  * inner IP header is not carried, so it adds back. An unknown outer family counts as IPv6.
  */
-export function innerMtu(path: number, peer: PeerConfig, outerFamily: 4 | 6, identityFamily: 4 | 6): number {
+export function innerMtu(
+  path: number,
+  peer: Pick<PeerConfig, 'mode' | 'encapsulation'>,
+  outerFamily: 4 | 6,
+  identityFamily: 4 | 6,
+): number {
   const outer = outerFamily === 4 ? IPV4_MIN_HDR_LEN : IPV6_HDR_LEN;
   const udp = peer.encapsulation === 'udp' ? UDP_HDR_LEN : 0;
   const avail = path - outer - udp - ESP_HDR_LEN - ESP_IV_LEN - ESP_ICV_LEN;
@@ -199,11 +206,20 @@ export async function deriveMtu(config: IroConfig, identities: readonly Uint8Arr
   const floor = hasV6 ? IPV6_MIN_MTU : MIN_IPV4_MTU;
   if (config.interface.mtu !== 'auto') return config.interface.mtu;
   let mtu = Number.POSITIVE_INFINITY;
+  const role = config.interface.role;
   for (const peer of config.peers) {
     const dest = peer.endpoint?.address ?? null;
-    const path = await pathMtu(dest);
-    const outer: 4 | 6 = dest !== null && dest.length === 4 ? 4 : 6;
+    let path = await pathMtu(dest);
+    let outer: 4 | 6 = dest !== null && dest.length === 4 ? 4 : 6;
     const idFamily: 4 | 6 = (peer.identities[0]?.length ?? 16) === 4 ? 4 : 6;
+    // Mobile node <-> correspondent ESP travels through the home agent's tunnel until the
+    // correspondent verified the CoA ("safe by default"), so it must also fit inside that
+    // tunnel: the worst case is ESP-in-UDP over IPv6 on the same path.
+    const mobilePair = peer.mode === 'transport' && (role === 'mobile-node' || peer.role === 'mobile-node');
+    if (mobilePair) {
+      path = innerMtu(path, { mode: 'tunnel', encapsulation: 'udp' }, 6, idFamily);
+      outer = 6;
+    }
     mtu = Math.min(mtu, innerMtu(path, peer, outer, idFamily));
   }
   if (!Number.isFinite(mtu)) mtu = DEFAULT_PATH_MTU;

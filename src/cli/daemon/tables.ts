@@ -166,7 +166,9 @@ export function buildTables(config: IroConfig, options: TableOptions): Tables {
       payloadIn,
       signalOut,
       signalIn,
-      viaHome: role === 'mobile-node' && pc.role !== 'home-agent' && pc.routeOptimization,
+      // A mobile node's traffic to a correspondent goes through the home tunnel until the
+      // correspondent verified our CoA, and always without route optimization.
+      viaHome: role === 'mobile-node' && pc.role !== 'home-agent',
     });
   }
   return { sad: b.sad, spd: buildSpd(config, peers), peers, configOf, reservations: b.reservations, identities: own };

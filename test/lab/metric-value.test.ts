@@ -1,18 +1,7 @@
-/**
- * The e2e harness's own logic, without namespaces: how it decides that `iro up` is registered
- * (the only reason the e2e tests may skip) and how it reads Prometheus samples.
- */
+/** The lab's reader of Prometheus samples (src/lab/daemon.ts), without namespaces. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { metricValue, upRegistered } from './harness.js';
-
-test('up counts as registered only when imported from ./up.js and listed in COMMANDS', () => {
-  const listed = "import { upCommand } from './up.js';\nexport const COMMANDS: readonly Command[] = [checkCommand, upCommand];\n";
-  assert.equal(upRegistered(listed), true);
-  assert.equal(upRegistered("import { upCommand } from './up.js';\nexport const COMMANDS = [checkCommand];\n"), false);
-  assert.equal(upRegistered("import { checkCommand } from './check.js';\nexport const COMMANDS = [checkCommand];\n"), false);
-  assert.equal(upRegistered(), true, 'this checkout registers up');
-});
+import { metricValue } from '../../src/lab/index.js';
 
 test('metricValue finds a sample by name and a subset of its labels, in any order', () => {
   const text = [

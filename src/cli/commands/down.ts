@@ -2,7 +2,7 @@
  * `iro down NAME|FILE`: asks the daemon to stop over its control socket and waits until it has
  * (its socket disappears). The daemon removes its interface, routes and sockets itself.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { loadConfig } from '../../config/index.js';
 import { controlRequest } from '../../control/index.js';
 import { HostJournal } from '../../ops/index.js';
@@ -31,14 +31,19 @@ export const downCommand: Command = {
     const name = positionals[0] === undefined ? onlyRunning() : interfaceNameOf(positionals[0]);
     const path = socketOf(name);
     const file = positionals[0] !== undefined && positionals[0].endsWith('.conf') ? positionals[0] : null;
-    if (file !== null && !existsSync(path)) {
+    try {
+      await controlRequest(path, 'down');
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      if (file === null || (cause !== 'ENOENT' && cause !== 'ECONNREFUSED')) throw err;
+      // Nothing answers: the daemon crashed or was killed. Undo what it left on the host.
       const config = loadConfig(file);
       const log = createJsonLogger({ level: 'info', write: (line) => io.err(line) });
       const undone = HostJournal.open(config.interface.stateDir, config.interfaceName, log).recover();
+      rmSync(path, { force: true });
       io.out(`${name}: not running; ${undone} host setting${undone === 1 ? '' : 's'} restored\n`);
       return ExitCode.OK;
     }
-    await controlRequest(path, 'down');
     const deadline = Date.now() + STOP_WAIT_MS;
     while (existsSync(path)) {
       if (Date.now() > deadline) throw new IroError('ERR_CONTROL', `${name} did not stop within ${STOP_WAIT_MS / 1000} s`);

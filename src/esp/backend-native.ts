@@ -36,42 +36,50 @@ export function nativeAeadUnavailableReason(): string | null {
   return typeof addon.aeadCreate === 'function' ? null : 'native addon has no aeadCreate export';
 }
 
+/**
+ * The one-packet arguments of the addon's batch calls, shared by every context of this thread
+ * (each worker has its own copy of this module): a context then costs its native EVP state and
+ * a small object, which matters on a gateway with thousands of configured peers.
+ */
+const one = {
+  handles: [] as NativeAeadContext[],
+  esp: new Uint32Array(1),
+  len: new Uint32Array(1),
+  seqHi: new Uint32Array(1),
+  status: new Uint8Array(1),
+};
+
+function loadOne(handle: NativeAeadContext, esp: number, len: number, seqHi: number): void {
+  one.handles[0] = handle;
+  one.esp[0] = esp;
+  one.len[0] = len;
+  one.seqHi[0] = seqHi;
+  one.status[0] = 0;
+}
+
 class NativeAeadContextAdapter implements AeadContext {
   readonly suite: SuiteName;
   readonly backend: BackendName = 'native';
   readonly esn: boolean;
   readonly addon: NativeAddon;
   readonly handle: NativeAeadContext;
-  private readonly handles: NativeAeadContext[];
-  private readonly esp = new Uint32Array(1);
-  private readonly len = new Uint32Array(1);
-  private readonly seqHi = new Uint32Array(1);
-  private readonly status = new Uint8Array(1);
 
   constructor(addon: NativeAddon, suite: SuiteName, key: Uint8Array, salt: Uint8Array, esn: boolean) {
     this.addon = addon;
     this.suite = suite;
     this.esn = esn;
     this.handle = addon.aeadCreate(suite, key, salt, esn);
-    this.handles = [this.handle];
-  }
-
-  private load(esp: number, len: number, seqHi: number): void {
-    this.esp[0] = esp;
-    this.len[0] = len;
-    this.seqHi[0] = seqHi;
-    this.status[0] = 0;
   }
 
   seal(buf: Uint8Array, esp: number, len: number, seqHi: number): void {
-    this.load(esp, len, seqHi);
-    this.addon.aeadSeal(this.handles, ONLY_FIRST, buf, this.esp, this.len, this.seqHi, this.status, 1);
+    loadOne(this.handle, esp, len, seqHi);
+    this.addon.aeadSeal(one.handles, ONLY_FIRST, buf, one.esp, one.len, one.seqHi, one.status, 1);
   }
 
   open(buf: Uint8Array, esp: number, len: number, seqHi: number): boolean {
-    this.load(esp, len, seqHi);
+    loadOne(this.handle, esp, len, seqHi);
     try {
-      return this.addon.aeadOpen(this.handles, ONLY_FIRST, buf, this.esp, this.len, this.seqHi, this.status, 1, STATUS_AUTH_FAILED) === 1;
+      return this.addon.aeadOpen(one.handles, ONLY_FIRST, buf, one.esp, one.len, one.seqHi, one.status, 1, STATUS_AUTH_FAILED) === 1;
     } catch {
       return false;
     }

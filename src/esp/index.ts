@@ -15,3 +15,4 @@ export * from './sa-crypto.js';
 export * from './sequence.js';
 export * from './replay.js';
 export * from './library.js';
+export * from './lazy.js';

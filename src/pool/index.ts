@@ -10,13 +10,14 @@ import { Piscina } from 'piscina';
 import type { BackendName } from '../esp/types.js';
 import { PacketBatch } from '../packet/batch.js';
 import { aInteger } from '../util/assert.js';
-import { CryptoEngine, type ContextSource, type CryptoOp } from './engine.js';
+import { CryptoEngine, type CryptoOp } from './engine.js';
 import type { KeyTable } from './keytable.js';
+import { KeyTableSource } from './keysource.js';
 import type { CryptoTask, WorkerData } from './worker.js';
 
 export { CryptoEngine, type ContextSource, type CryptoOp } from './engine.js';
 export { KeyTable, type KeyEntry } from './keytable.js';
-export { KeyTableSource } from './worker.js';
+export { KeyTableSource } from './keysource.js';
 
 /** What the dataplane needs from a pool (it imports only this type). */
 export interface CryptoRunner {
@@ -35,8 +36,6 @@ export interface CryptoPoolOptions {
   readonly keys: KeyTable;
   /** Fixed AEAD backend, or 'auto' for each suite's fastest. */
   readonly backend: BackendName | 'auto';
-  /** Contexts for the main-thread engine (threads = 0). */
-  readonly inlineSource: ContextSource;
   /** Called after each task with its duration and packet count (metrics). */
   readonly onTask?: (op: CryptoOp, seconds: number, packets: number) => void;
 }
@@ -54,7 +53,7 @@ export class CryptoPool implements CryptoRunner {
     this.onTask = options.onTask;
     if (this.threads === 0) {
       this.piscina = null;
-      this.inline = new CryptoEngine(options.inlineSource);
+      this.inline = new CryptoEngine(new KeyTableSource(options.keys, options.backend));
       return;
     }
     this.inline = null;

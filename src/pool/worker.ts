@@ -6,10 +6,10 @@
  */
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
-import { defaultBackend, getBackend } from '../esp/backends.js';
-import type { AeadContext, BackendName } from '../esp/types.js';
+import type { BackendName } from '../esp/types.js';
 import { PacketBatch, type BatchLayout } from '../packet/batch.js';
-import { CryptoEngine, type ContextSource, type CryptoOp } from './engine.js';
+import { CryptoEngine, type CryptoOp } from './engine.js';
+import { KeyTableSource } from './keysource.js';
 import { KeyTable } from './keytable.js';
 
 export interface WorkerData {
@@ -22,39 +22,6 @@ export interface CryptoTask {
   readonly op: CryptoOp;
   readonly layout: BatchLayout;
   readonly buffer: ArrayBuffer;
-}
-
-/** Contexts built from the shared key table, cached per slot and generation. */
-export class KeyTableSource implements ContextSource {
-  private readonly keys: KeyTable;
-  private readonly backend: BackendName | 'auto';
-  private readonly cache: ({ gen: number; ctx: AeadContext } | undefined)[] = [];
-
-  constructor(keys: KeyTable, backend: BackendName | 'auto') {
-    this.keys = keys;
-    this.backend = backend;
-  }
-
-  context(slot: number): AeadContext | undefined {
-    if (slot >= this.keys.slots) return undefined;
-    const cached = this.cache[slot];
-    if (cached !== undefined && cached.gen === this.keys.generation(slot)) return cached.ctx;
-    if (cached !== undefined) {
-      cached.ctx.destroy();
-      this.cache[slot] = undefined;
-    }
-    const entry = this.keys.read(slot);
-    if (entry === null) return undefined;
-    try {
-      const backend = this.backend === 'auto' ? defaultBackend(entry.suite) : getBackend(this.backend);
-      const ctx = backend.create(entry.suite, entry.key, entry.salt, entry.esn);
-      this.cache[slot] = { gen: entry.generation, ctx };
-      return ctx;
-    } finally {
-      entry.key.fill(0);
-      entry.salt.fill(0);
-    }
-  }
 }
 
 const data = workerData as WorkerData | null;

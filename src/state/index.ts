@@ -42,6 +42,8 @@ export function sequenceKey(spi: number, keymat: Uint8Array): string {
 export class StateStore {
   readonly path: string;
   private data: StateFileV1;
+  private deferred = 0;
+  private dirty = false;
 
   private constructor(path: string, data: StateFileV1) {
     this.path = path;
@@ -107,8 +109,28 @@ export class StateStore {
     this.data.buSequences[peer] = seq;
   }
 
-  /** Writes the file atomically and durably: temp file, fsync, rename, fsync of the directory. */
+  /**
+   * Runs `fn` with writes deferred, then writes once (when anything changed): e.g. the
+   * reservations of thousands of SAs at start-up. Nothing may be sent before it returns.
+   */
+  batch<T>(fn: () => T): T {
+    this.deferred++;
+    try {
+      return fn();
+    } finally {
+      this.deferred--;
+      if (this.deferred === 0 && this.dirty) this.flush();
+    }
+  }
+
+  /** Writes the file atomically and durably: temp file, fsync, rename, fsync of the directory.
+   * Inside `batch` it only marks the store dirty; the batch writes at its end. */
   flush(): void {
+    if (this.deferred > 0) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {

@@ -105,7 +105,7 @@ function node(dir: string, conf: string, file: string, transport: MemoryTranspor
   const keys = new KeyTable(64);
   const tables = buildTables(config, { keys, state: StateStore.open(dir, config.interfaceName), backend: 'node' });
   const link = new MemoryLink({ name: config.interfaceName });
-  const pool = new CryptoPool({ threads: 0, keys, backend: 'node', inlineSource: { context: (s) => tables.sad.bySlot(s)?.aead } });
+  const pool = new CryptoPool({ threads: 0, keys, backend: 'node' });
   const mh: Node['mh'] = [];
   const dp = new Dataplane({
     link,

@@ -274,7 +274,7 @@ test('counters and info(): drops by reason label, no key material, spi in hex', 
   sad.updateLocators(sa, { peer: '2001:db8:cafe::77' });
   const info = sa.info(Date.UTC(2025, 0, 1, 0, 1));
   assert.equal(info.spi, '0x00c0ffee');
-  assert.equal(sa.drops[Drop.REPLAY], 2);
+  assert.equal(sa.dropCount(Drop.REPLAY), 2);
   assert.deepEqual(info.drops, { replay: 2, selector: 1 });
   assert.equal(info.packets, 10);
   assert.equal(info.bytes, 1500);

@@ -91,3 +91,26 @@ test('BU sequence numbers survive a restart', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('batch: many reservations, one durable write at the end, before anything can be sent', () => {
+  const dir = tempDir();
+  try {
+    const store = StateStore.open(dir, 'gw0');
+    const writes: number[] = [];
+    const flush = store.flush.bind(store);
+    store.flush = () => {
+      writes.push(1);
+      flush();
+    };
+    const keys = store.batch(() => {
+      const ks = [0x100, 0x101, 0x102].map((spi) => sequenceKey(spi, new Uint8Array(20).fill(spi & 0xff)));
+      for (const k of ks) new SequenceReservation(store, k, 10n);
+      return ks;
+    });
+    assert.equal(writes.length, 4, 'each reservation asks; only the last call, at the end of the batch, writes');
+    const onDisk = JSON.parse(readFileSync(store.path, 'utf8')) as { sequences: Record<string, string> };
+    for (const k of keys) assert.equal(onDisk.sequences[k], '10');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

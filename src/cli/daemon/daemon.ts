@@ -169,7 +169,6 @@ export class Daemon {
       threads,
       keys,
       backend: crypto,
-      inlineSource: { context: (slot) => tables.sad.bySlot(slot)?.aead },
       onTask: (op, seconds, packets) => metrics.observePoolTask(op, seconds, packets),
     });
 

@@ -18,6 +18,7 @@
 import { createReplayWindow } from '../../esp/replay.js';
 import { SequenceCounter } from '../../esp/sequence.js';
 import { defaultBackend, getBackend } from '../../esp/backends.js';
+import { LazyAeadContext } from '../../esp/lazy.js';
 import type { BackendName, SuiteName } from '../../esp/types.js';
 import type { IroConfig, PeerConfig, SaSpec } from '../../config/types.js';
 import type { DataplanePeer, PolicyTarget, SendReservation } from '../../dataplane/types.js';
@@ -88,7 +89,14 @@ class Builder {
   ): SecurityAssociation {
     const suite = peer.cipher as SuiteName;
     const backend = this.options.backend === 'auto' ? defaultBackend(suite) : getBackend(this.options.backend);
-    const aead = backend.create(suite, spec.keymat.key, spec.keymat.salt, peer.esn);
+    // The data path's contexts come from the key table (pool/); this one is only scheduled if
+    // something on the main thread ever seals or opens with the SA.
+    const keys = this.options.keys;
+    const slot = { of: -1 };
+    const aead = new LazyAeadContext(backend, suite, peer.esn, () => {
+      const e = slot.of < 0 ? null : keys.read(slot.of);
+      return e === null ? null : { key: e.key, salt: e.salt };
+    });
     let reservation: SequenceReservation | undefined;
     const sa = this.sad.install({
       spi: spec.spi,
@@ -114,7 +122,8 @@ class Builder {
           }),
     });
     if (reservation !== undefined) this.reservations.set(sa.slot, reservation);
-    this.options.keys.set(sa.slot, suite, spec.keymat.key, spec.keymat.salt, peer.esn);
+    keys.set(sa.slot, suite, spec.keymat.key, spec.keymat.salt, peer.esn);
+    slot.of = sa.slot;
     return sa;
   }
 }
@@ -125,6 +134,11 @@ function tunnelSelectors(local: readonly Prefix[], peer: PeerConfig): TrafficSel
 }
 
 export function buildTables(config: IroConfig, options: TableOptions): Tables {
+  // One durable write for every SA's sequence reservation, before any packet can be sent.
+  return options.state.batch(() => buildAll(config, options));
+}
+
+function buildAll(config: IroConfig, options: TableOptions): Tables {
   const b = new Builder(options);
   const own = ownIdentities(config);
   const role = config.interface.role;

@@ -10,7 +10,8 @@
         "src/native/tun.c",
         "src/native/sock.c",
         "src/native/watch.c",
-        "src/native/aead.c"
+        "src/native/aead.c",
+        "src/native/offload.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-O3", "-Wno-unused-parameter"],

@@ -5,11 +5,16 @@
  *         Open runs over batches sealed beforehand (resealing is not timed). Reference:
  *         node:crypto with one createCipheriv per packet, as a per-packet implementation does.
  *   udp   UdpTransport (recvmmsg/sendmmsg, 64 per call) from one namespace to another over a
- *         veth, 64- and 1400-byte datagrams; then DgramTransport (node:dgram, one datagram per
- *         call) at both ends, for comparison. Sender and receiver are separate processes.
+ *         veth, 64- and 1400-byte datagrams, without and with UDP GSO/GRO (each batch of equal
+ *         datagrams leaves as one UDP_SEGMENT message and may arrive coalesced); then
+ *         DgramTransport (node:dgram, one datagram per call) at both ends, for comparison.
+ *         Sender and receiver are separate processes.
  *   tun   TunLink read: a UDP flood from inside the namespace is routed into the TUN and read
  *         here in batches; TunLink write: batches of IPv4/UDP packets written here are
- *         delivered by the kernel to a UDP sink in the namespace.
+ *         delivered by the kernel to a UDP sink in the namespace. Once with a plain queue, once
+ *         with offloads (the flood's GSO runs then reach the TUN as USO super-packets, cut into
+ *         datagrams by the addon; UDP writes are not coalesced, so that row shows the cost of
+ *         the virtio header alone).
  *
  * Two rates per case: packets per wall-clock second, and packets per CPU-second of the process
  * doing the work (user + system time, process.cpuUsage; kernel work done in that process's
@@ -175,6 +180,8 @@ async function benchAead(native: NativeAddon): Promise<void> {
 interface ChildSpec {
   role: 'send' | 'recv';
   kind: 'udp' | 'dgram';
+  /** UdpTransport with UDP GSO / GRO (io/udp.ts offload). */
+  offload: boolean;
   family: 4 | 6;
   /** recv: address to bind (dgram); send: destination. */
   addr: string;
@@ -192,7 +199,7 @@ interface ChildResult {
 }
 
 async function openTransport(spec: ChildSpec, bindAddr: string, port: number): Promise<Transport> {
-  if (spec.kind === 'udp') return openUdp({ family: spec.family, port });
+  if (spec.kind === 'udp') return openUdp({ family: spec.family, port, offload: spec.offload });
   return openDgram({ family: spec.family, addresses: [bindAddr], port });
 }
 
@@ -291,15 +298,19 @@ async function benchUdp(lab: Lab): Promise<void> {
   const { a, b } = lab.veth(nsA, nsB);
   lab.address(nsA, a, '192.0.2.1/24');
   lab.address(nsB, b, '192.0.2.2/24');
-  for (const kind of ['udp', 'dgram'] as const) {
+  const variants = [
+    { kind: 'udp', offload: false, name: 'UdpTransport (sendmmsg/recvmmsg)' },
+    { kind: 'udp', offload: true, name: 'UdpTransport + UDP GSO/GRO' },
+    { kind: 'dgram', offload: false, name: 'DgramTransport (node:dgram)' },
+  ] as const;
+  for (const { kind, offload, name } of variants) {
     for (const size of UDP_SIZES) {
-      const base = { kind, family: 4 as const, port: 4500, size, seconds: SECONDS };
+      const base = { kind, offload, family: 4 as const, port: 4500, size, seconds: SECONDS };
       const rx = startChild(nsB, { ...base, role: 'recv', addr: '192.0.2.2' });
       await rx.ready;
       const tx = startChild(nsA, { ...base, role: 'send', addr: '192.0.2.2', local: '192.0.2.1' });
       const sent = await tx.result;
       const received = await rx.result;
-      const name = kind === 'udp' ? 'UdpTransport (sendmmsg/recvmmsg)' : 'DgramTransport (node:dgram)';
       record('udp', `${name} send`, size, sent);
       record('udp', `${name} receive`, size, received, {
         sent: sent.packets,
@@ -336,8 +347,15 @@ function udpPackets(size: number, dst: Uint8Array): PacketBatch {
 }
 
 async function benchTun(lab: Lab): Promise<void> {
-  const ns = lab.netns('bt');
-  const link = openTun({ name: `i${process.pid.toString(36)}bt` });
+  for (const offload of [false, true]) await benchTunLink(lab, offload);
+}
+
+/** TunLink read and write, the queue opened with or without offloads; the flood comes from a
+ * UdpTransport with the same setting (with both, its GSO runs reach the TUN as USO super-packets). */
+async function benchTunLink(lab: Lab, offload: boolean): Promise<void> {
+  const ns = lab.netns(offload ? 'bo' : 'bt');
+  const link = openTun({ name: `i${process.pid.toString(36)}${offload ? 'bo' : 'bt'}`, offload });
+  const label = offload ? 'TunLink + offloads' : 'TunLink';
   lab.trackRootLink(link.name);
   try {
     // No IPv6 on the TUN: its router solicitations and reports would be counted as reads.
@@ -348,7 +366,7 @@ async function benchTun(lab: Lab): Promise<void> {
     const batch = new PacketBatch(LAYOUT);
     for (const size of UDP_SIZES) {
       const wire = IPV4_MIN_HDR_LEN + UDP_HDR_LEN + size;
-      const flood = { kind: 'udp', family: 4, port: SINK_PORT, size, seconds: SECONDS } as const;
+      const flood = { kind: 'udp', offload, family: 4, port: SINK_PORT, size, seconds: SECONDS } as const;
 
       // read: a flood from the namespace to 198.51.100.2, routed into the TUN
       let read = 0;
@@ -364,7 +382,7 @@ async function benchTun(lab: Lab): Promise<void> {
         return read;
       });
       // Wall time is the flood's; CPU time is this process's reading.
-      record('tun', 'TunLink read', wire, { ...readM, wallSeconds: SECONDS }, {
+      record('tun', `${label} read`, wire, { ...readM, wallSeconds: SECONDS }, {
         sent: flooded,
         received: read,
         loss: 1 - read / flooded,
@@ -385,7 +403,7 @@ async function benchTun(lab: Lab): Promise<void> {
         return written;
       });
       const received = (await rx.result).packets;
-      record('tun', 'TunLink write', wire, writeM, {
+      record('tun', `${label} write`, wire, writeM, {
         sent: writeM.packets,
         received,
         loss: 1 - received / writeM.packets,

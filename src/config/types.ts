@@ -234,7 +234,7 @@ export const DEFAULTS = {
   metricsPort: 9469,
   stateDir: '/var/lib/iro',
   backend: 'native' as BackendChoice,
-  batchSize: 64,
+  batchSize: 128,
   logLevel: 'info' as LogLevel,
   /** RFC 5096 experimental Mobility Header type. */
   coTestType: 11,

@@ -42,7 +42,7 @@ import {
 } from '../packet/constants.js';
 import { extractFlow, newFlowTuple } from '../packet/flow.js';
 import { LifetimeState } from '../sad/lifetime.js';
-import type { SecurityAssociation } from '../sad/sa.js';
+import type { Encapsulation, SecurityAssociation } from '../sad/sa.js';
 import type { Sad } from '../sad/sad.js';
 import type { Spd } from '../spd/spd.js';
 import { readU16, readU32, rangeEqual } from '../util/bytes.js';
@@ -79,6 +79,14 @@ const INTERNAL_QUEUE_LIMIT = 4096;
 
 function status(reason: DropReason): number {
   return reason + 1;
+}
+
+/** Writes `src` (4 or 16 bytes; null = none) zero-padded into the 16-byte address slot at
+ * `dst[at]`. A plain loop: per packet, the builtin fill/set calls cost more than the copy. */
+function putAddress(dst: Uint8Array, at: number, src: Uint8Array | null): void {
+  const n = src === null ? 0 : src.length;
+  for (let k = 0; k < n; k++) dst[at + k] = src![k]!;
+  for (let k = n; k < ADDR_STRIDE; k++) dst[at + k] = 0;
 }
 
 /** A packet generated inside iro (signalling) waiting for the outbound pipeline. */
@@ -281,6 +289,10 @@ export class Dataplane {
       }
       this.prepareOutbound(batch, internal);
       this.outStage.submit(batch);
+      // A batch that did not fill means the source was drained (ports read until EAGAIN):
+      // stop here rather than pay one more empty read before this batch goes out. Readiness
+      // is level-triggered, so whatever arrives meanwhile calls back.
+      if (n < batch.capacity) return;
     }
   };
 
@@ -391,16 +403,14 @@ export class Dataplane {
       seqHi[i] = seq.hi;
       seqLo[i] = seq.lo;
       const a = i * ADDR_STRIDE;
-      addr.fill(0, a, a + ADDR_STRIDE);
-      addr.set(to, a);
+      putAddress(addr, a, to);
       family[i] = to.length === 4 ? 4 : 6;
       port[i] = override?.to !== undefined && override.to.port !== 0 ? override.to.port : sa.peerPort;
       // "Safe by default": while a correspondent has not verified our CoA, our payload to it
       // leaves from the HoA, i.e. through the home tunnel (emitOutbound re-injects it).
       const from =
         override?.from?.addr ?? (peer.viaHome && sa === peer.payloadOut ? sa.identities.local : sa.localLocator);
-      localAddr.fill(0, a, a + ADDR_STRIDE);
-      if (from !== null) localAddr.set(from, a);
+      putAddress(localAddr, a, from);
     }
     if (internal) this.overrides.length = 0;
   }
@@ -429,6 +439,11 @@ export class Dataplane {
     const n = batch.count;
     const transports: Transport[] = [];
     const which = new Uint8Array(n);
+    // The transport of the previous packet: a batch mostly goes one way.
+    let pickedEncap: Encapsulation | null = null;
+    let pickedFamily = 0;
+    let picked: Transport | null = null;
+    let pickedIndex = 0;
     for (let i = 0; i < n; i++) {
       if (st[i] !== 0) continue;
       const sa = this.sad.bySlot(slots[i]!);
@@ -442,18 +457,25 @@ export class Dataplane {
         this.reinjectViaHome(batch, i, sa);
         continue;
       }
-      const t = this.transports.pick(sa.encapsulation, family[i] === 4 ? 4 : 6);
-      if (t === null) {
+      const fam = family[i] === 4 ? 4 : 6;
+      if (sa.encapsulation !== pickedEncap || fam !== pickedFamily) {
+        pickedEncap = sa.encapsulation;
+        pickedFamily = fam;
+        picked = this.transports.pick(pickedEncap, fam);
+        if (picked !== null) {
+          pickedIndex = transports.indexOf(picked);
+          if (pickedIndex === -1) pickedIndex = transports.push(picked) - 1;
+        }
+      }
+      if (picked === null) {
         st[i] = status(Drop.NO_ROUTE);
         sa.countDrop(Drop.NO_ROUTE);
         continue;
       }
-      let k = transports.indexOf(t);
-      if (k === -1) k = transports.push(t) - 1;
-      which[i] = k;
+      which[i] = pickedIndex;
       sa.packets++;
       sa.bytes += length[i]!;
-      if (family[i] === 4) addr.fill(0, a + 4, a + ADDR_STRIDE);
+      if (fam === 4) for (let j = a + 4; j < a + ADDR_STRIDE; j++) addr[j] = 0;
     }
     this.emitQueue.push({ batch, transports, which, t: 0, start: 0 });
     this.flushOutbound();
@@ -539,6 +561,7 @@ export class Dataplane {
       }
       this.prepareInbound(batch);
       this.inStage.submit(batch);
+      if (n < batch.capacity) return; // drained, as in pumpOutbound
     }
   }
 

@@ -15,6 +15,16 @@ export const LINK_TAILROOM = ESP_ALIGN - 1 + ESP_TRAILER_LEN + ESP_ICV_LEN;
 /** Default socket buffer size: bursts of whole batches must not overflow the kernel's default. */
 export const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
 
+/** Environment variable that turns the kernel offloads of the native ports off (value `0`),
+ * e.g. to measure what they bring: TUN super-packets and coalesced writes, UDP GSO and GRO. */
+export const OFFLOAD_ENV = 'IRO_OFFLOAD';
+
+/** Whether native ports ask for kernel offloads when their options do not say: yes, unless
+ * IRO_OFFLOAD=0. */
+export function offloadByDefault(): boolean {
+  return process.env[OFFLOAD_ENV] !== '0';
+}
+
 /** Status given to packets the kernel refused to send (PacketBatch: DropReason + 1). */
 export const TX_ERROR_STATUS = Drop.TX_ERROR + 1;
 

@@ -39,6 +39,7 @@ export class FdPoller {
   private readCb: (() => void) | null = null;
   private writeCb: (() => void) | null = null;
   private writeArmed = false;
+  private kickScheduled = false;
   private closed = false;
 
   constructor(native: NativeAddon, fd: number) {
@@ -62,6 +63,22 @@ export class FdPoller {
     this.writeArmed = true;
     this.update();
   }
+
+  /**
+   * Calls the readable callback once more from the event loop (setImmediate), readable or not:
+   * for data the addon holds back between reads, which no readiness event announces. Several
+   * kicks before it runs make one call; none is made while no readable callback is set.
+   */
+  kick(): void {
+    if (this.kickScheduled || this.closed || !this.readCb) return;
+    this.kickScheduled = true;
+    setImmediate(this.runKick);
+  }
+
+  private readonly runKick = (): void => {
+    this.kickScheduled = false;
+    if (!this.closed) this.readCb?.();
+  };
 
   close(): void {
     if (this.closed) return;
@@ -105,9 +122,22 @@ export abstract class NativeFd {
     this.poller = new FdPoller(native, fd);
   }
 
-  /** `cb` is called from the event loop while the descriptor is readable (level-triggered). */
+  /** `cb` is called from the event loop while the descriptor is readable (level-triggered), and
+   * while the addon holds packets back for the next read (`pending()`). */
   onReadable(cb: (() => void) | null): void {
     this.poller.onReadable(cb);
+    if (cb !== null && this.pending()) this.poller.kick();
+  }
+
+  /** True while packets already taken from the descriptor wait in this object's receive state
+   * for the next read (segments of a super-packet, a coalesced datagram's rest). */
+  protected pending(): boolean {
+    return false;
+  }
+
+  /** To call after each read: keeps the readable callback coming while packets are pending. */
+  protected afterRead(): void {
+    if (this.pending()) this.poller.kick();
   }
 
   close(): Promise<void> {

@@ -7,13 +7,19 @@
  * RFC 3948: received datagrams are demultiplexed by io/demux.ts (keepalives and IKE are tallied,
  * never returned); over IPv4 the UDP checksum is sent as zero (§3.1.2, SO_NO_CHECK), over IPv6
  * the kernel computes it (RFC 8200 §8.1).
+ *
+ * Offloads (default on; IRO_OFFLOAD=0 or `offload: false` turns them off): runs of equal-sized
+ * packets to one peer leave as UDP GSO messages (one trip through the stack per run; over IPv4
+ * these datagrams carry a checksum, as the kernel requires for GSO and RFC 3948 permits), and
+ * UDP_GRO lets coalesced runs arrive as one buffer, split here into one packet per slot.
  */
 import { PacketBatch } from '../packet/batch.js';
 import { NATT_KEEPALIVE_BYTE, NATT_PORT } from '../packet/constants.js';
-import { aInteger } from '../util/assert.js';
+import { aBoolean, aInteger } from '../util/assert.js';
+import type { Logger } from '../util/log.js';
 import type { NativeAddon } from '../native/index.js';
 import { demuxEncap } from './demux.js';
-import { aFamily, DEFAULT_SOCKET_BUFFER, TX_ERROR_STATUS, udpBindError } from './common.js';
+import { aFamily, DEFAULT_SOCKET_BUFFER, offloadByDefault, TX_ERROR_STATUS, udpBindError } from './common.js';
 import { NativeSocket, requireNative } from './native-fd.js';
 import type { Transport } from './ports.js';
 
@@ -29,24 +35,41 @@ export interface UdpOptions {
   /** SO_RCVBUF / SO_SNDBUF in bytes; default DEFAULT_SOCKET_BUFFER, 0 leaves the kernel's. */
   rcvbuf?: number;
   sndbuf?: number;
+  /** UDP GSO on send and GRO on receive, where the kernel has them (default: offloadByDefault()). */
+  offload?: boolean;
+  /** Told once when offloads were asked for and the kernel lacks them. */
+  log?: Logger;
 }
 
 export class UdpTransport extends NativeSocket implements Transport {
   readonly kind = 'udp' as const;
   readonly port: number;
+  /** Sends group equal-sized packets into UDP_SEGMENT messages. */
+  readonly gso: boolean;
+  /** The socket has UDP_GRO: receives go through `rx`. */
+  readonly gro: boolean;
   /** A one-packet batch for keepalives, so they never touch the caller's batches. */
   private readonly single = new PacketBatch({ capacity: 1, slotSize: 128, headroom: 0 });
+  /** udpRecv's receive state with GRO: datagrams not yet split into the caller's batches. */
+  private readonly rx: Uint8Array | null;
+  private readonly rxPending: Uint32Array | null;
 
-  constructor(native: NativeAddon, fd: number, family: 4 | 6, port: number) {
+  constructor(native: NativeAddon, fd: number, family: 4 | 6, port: number, gso = false, gro = false) {
     super(native, fd, family);
     this.port = port;
+    this.gso = gso;
+    this.gro = gro;
+    this.rx = gro ? new Uint8Array(native.udpRxStateBytes) : null;
+    this.rxPending = this.rx === null ? null : new Uint32Array(this.rx.buffer, 0, 1);
   }
 
   /**
    * Receives up to `batch.capacity` datagrams and keeps the ESP ones (io/demux.ts): `offset[i]`
    * at the SPI, peer in `addr`/`family`/`port`, local destination in `localAddr`, status 0,
    * hopLimit 0 (not read for UDP). Returns `batch.count`. May return 0 while more is queued
-   * (all non-ESP); the level-triggered onReadable calls back.
+   * (all non-ESP); the level-triggered onReadable calls back. With GRO, a coalesced buffer
+   * becomes its datagrams, one per slot; those that do not fit come first on the next read (the
+   * readable callback is called again for them).
    */
   read(batch: PacketBatch): number {
     const n = this.native.udpRecv(
@@ -61,9 +84,15 @@ export class UdpTransport extends NativeSocket implements Transport {
       batch.port,
       batch.family,
       batch.localAddr,
+      this.rx,
     );
     batch.hopLimit.fill(0, 0, n);
+    this.afterRead();
     return demuxEncap(batch, n, this.tally);
+  }
+
+  protected override pending(): boolean {
+    return this.rxPending !== null && this.rxPending[0] !== 0;
   }
 
   /**
@@ -85,6 +114,7 @@ export class UdpTransport extends NativeSocket implements Transport {
       batch.family,
       batch.localAddr,
       TX_ERROR_STATUS,
+      this.gso,
     );
     return this.afterWrite(next, batch.count);
   }
@@ -109,6 +139,7 @@ export class UdpTransport extends NativeSocket implements Transport {
       b.family,
       b.localAddr,
       TX_ERROR_STATUS,
+      false,
     );
   }
 }
@@ -125,13 +156,21 @@ export function openUdp(options: UdpOptions): UdpTransport {
   const port = aInteger('options.port', options.port ?? NATT_PORT, 0, 65535);
   const rcvbuf = aInteger('options.rcvbuf', options.rcvbuf ?? DEFAULT_SOCKET_BUFFER, 0, 0x7fffffff);
   const sndbuf = aInteger('options.sndbuf', options.sndbuf ?? DEFAULT_SOCKET_BUFFER, 0, 0x7fffffff);
+  const offload = aBoolean('options.offload', options.offload ?? offloadByDefault());
   const native = requireNative();
   const where = `UDP ${address === '' ? (family === 4 ? '0.0.0.0' : '[::]') : address} port ${port}`;
-  let opened: { fd: number; port: number };
+  let opened: { fd: number; port: number; gso: boolean; gro: boolean };
   try {
-    opened = native.udpOpen(family, address, port, rcvbuf, sndbuf);
+    opened = native.udpOpen(family, address, port, rcvbuf, sndbuf, offload);
   } catch (err) {
     throw udpBindError(where, err);
   }
-  return new UdpTransport(native, opened.fd, family, opened.port);
+  if (offload && !(opened.gso && opened.gro)) {
+    options.log?.warn('the kernel lacks UDP GSO or GRO; this socket goes without them', {
+      socket: where,
+      gso: opened.gso,
+      gro: opened.gro,
+    });
+  }
+  return new UdpTransport(native, opened.fd, family, opened.port, opened.gso, opened.gro);
 }

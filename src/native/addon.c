@@ -227,7 +227,8 @@ NAPI_MODULE_INIT() {
   if (!iro_export(env, exports, "tunOversize", js_tun_oversize) ||
       !iro_export(env, exports, "recvDiscarded", js_recv_discarded) ||
       !iro_export(env, exports, "close", js_close) || !iro_init_tun(env, exports) ||
-      !iro_init_sock(env, exports) || !iro_init_watch(env, exports) || !iro_init_aead(env, exports)) {
+      !iro_init_sock(env, exports) || !iro_init_watch(env, exports) || !iro_init_aead(env, exports) ||
+      !iro_init_offload(env, exports)) {
     return NULL;
   }
   return exports;

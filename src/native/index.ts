@@ -35,23 +35,60 @@ export interface NativeWatch {
 export const WATCH_READABLE = 1;
 export const WATCH_WRITABLE = 2;
 
+/** TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h), as reported by tunOpen's `offloads`. */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+
+/** Process-wide offload counters since the addon was loaded (offloadCounters()). */
+export interface OffloadCounters {
+  /** Super-packets read from a TUN, and the packets cut from them. */
+  tunGsoReads: number;
+  tunGsoSegments: number;
+  /** Single packets read with a partial checksum that the addon completed. */
+  tunChecksumsCompleted: number;
+  /** Packets read with a virtio header that could not be used (unknown GSO type, bad headers). */
+  tunReadDiscards: number;
+  /** Coalesced GSO writes to a TUN, and the packets they carried. */
+  tunGsoWrites: number;
+  tunGsoWriteSegments: number;
+  /** Coalesced writes the kernel refused (their packets were then written one by one). */
+  tunGsoRefused: number;
+  /** UDP_SEGMENT messages sent, and the datagrams they carried. */
+  udpGsoSends: number;
+  udpGsoSegments: number;
+  /** UDP_SEGMENT messages the kernel refused (their datagrams were then sent one by one). */
+  udpGsoRefused: number;
+  /** Coalesced datagrams received with UDP_GRO, and the datagrams cut from them. */
+  udpGroReads: number;
+  udpGroSegments: number;
+}
+
 export interface NativeAddon {
   /**
    * Opens (creating if needed) a TUN interface: IFF_TUN | IFF_NO_PI, plus IFF_MULTI_QUEUE when
-   * `multiQueue`, plus IFF_VNET_HDR when `vnetHdr` (each packet then starts with a struct
-   * virtio_net_hdr). Returns the non-blocking fd and the kernel's name for the device (a name
-   * with '%d' is completed by the kernel). Call again with the same name and `multiQueue` to open
-   * another queue. The interface disappears when its last queue is closed.
+   * `multiQueue`. With `offload`, also IFF_VNET_HDR (each packet read or written starts with a
+   * struct virtio_net_hdr: use tunReadVnet / tunWriteVnet) and TUNSETOFFLOAD with the best set
+   * the kernel accepts among TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 (| TUN_F_USO4 | TUN_F_USO6);
+   * `offloads` reports it (0: the kernel refused them all; reads then return plain packets
+   * behind the header, and coalesced writes still work). Returns the non-blocking fd and the
+   * kernel's name for the device (a name with '%d' is completed by the kernel). Call again with
+   * the same name and `multiQueue` to open another queue, with the same `offload`: the virtio
+   * header is a property of the interface, which the latest attach sets for every queue. The
+   * interface disappears when its last queue is closed.
    * Throws ENOENT (open: no /dev/net/tun), EPERM (ioctl: no CAP_NET_ADMIN), EBUSY (ioctl: the
    * single-queue interface is already open), EINVAL (ioctl: queue mode differs from the
    * interface's).
    */
-  tunOpen(name: string, multiQueue: boolean, vnetHdr: boolean): { fd: number; name: string };
+  tunOpen(name: string, multiQueue: boolean, offload: boolean): { fd: number; name: string; vnetHdr: boolean; offloads: number };
   /**
    * Reads up to `max` packets (one read(2) each, until EAGAIN) into consecutive slots:
    * packet i is written at `i * slotSize + headroom` and may use at most `slotSize - headroom - tailroom`
    * bytes; `offset[i]`/`length[i]` are set. A longer packet is discarded (never delivered
    * truncated) and counted in `tunOversize()`. Returns the number of packets read.
+   * For a queue opened without `offload`.
    */
   tunRead(
     fd: number,
@@ -63,6 +100,30 @@ export interface NativeAddon {
     tailroom: number,
     max: number,
   ): number;
+  /**
+   * tunRead for a queue opened with `offload`. A GSO super-packet (TCP, or UDP with USO) is cut
+   * into the packets the kernel would have sent, one per slot, each with its own lengths,
+   * IPv4 ID, TCP sequence number and flags, and checksums; a packet whose checksum the kernel
+   * left partial gets it completed. Segments that do not fit the batch wait in `state` (a
+   * Uint8Array of `tunRxStateBytes`, 8-byte aligned, zeroed once and then owned by this queue's
+   * reader) and come first on the next call: while they wait, the first 32-bit word of `state`
+   * (host order) is nonzero, and the fd may not be readable, so the caller must call again
+   * without waiting for readiness. A super-packet whose segments do not fit a slot is
+   * discarded and counted in `tunOversize()`; an unusable virtio header in offloadCounters().
+   */
+  tunReadVnet(
+    fd: number,
+    data: Uint8Array,
+    offset: Uint32Array,
+    length: Uint32Array,
+    slotSize: number,
+    headroom: number,
+    tailroom: number,
+    max: number,
+    state: Uint8Array,
+  ): number;
+  /** Bytes of tunReadVnet's `state`. */
+  readonly tunRxStateBytes: number;
   /** Packets tunRead discarded because they did not fit a slot, since the addon was loaded. */
   tunOversize(): number;
   /**
@@ -83,23 +144,56 @@ export interface NativeAddon {
     status: Uint8Array,
     count: number,
   ): number;
+  /**
+   * tunWrite for a queue opened with `offload`. While `txState[0]` is nonzero, TCP segments of
+   * one flow with contiguous sequence numbers (same headers as the kernel's GRO requires, every
+   * one but the last of the same size, checksums verified) are written as one GSO packet with
+   * the TCP checksum left partial; everything else is written alone behind a zero virtio
+   * header. Packets of one flow keep their order. When the kernel refuses a coalesced write,
+   * its packets are written one by one and `txState[0]` is set to 0. Returns the packets written
+   * (a coalesced write counts each packet it carried).
+   */
+  tunWriteVnet(
+    fd: number,
+    data: Uint8Array,
+    offset: Uint32Array,
+    length: Uint32Array,
+    status: Uint8Array,
+    count: number,
+    txState: Uint32Array,
+  ): number;
 
   /**
    * A UDP socket bound to `address`:`port` (address '' or '::' / '0.0.0.0' = any), non-blocking,
    * IPV6_V6ONLY for family 6, IP_PKTINFO / IPV6_RECVPKTINFO enabled, receive and send buffers set
    * to the given byte sizes (0 = leave; SO_RCVBUFFORCE / SO_SNDBUFFORCE when permitted, so
    * net.core.rmem_max does not cap them). For IPv4, SO_NO_CHECK is set so the UDP checksum is
-   * sent as 0 (RFC 3948 §3.1.2). Returns { fd, port } (port resolved when 0 was asked).
+   * sent as 0 (RFC 3948 §3.1.2). With `offload`, UDP GSO is probed (`gso`: udpSend may group
+   * packets) and UDP_GRO enabled (`gro`: udpRecv needs a `state`); a kernel without them
+   * reports false. Returns { fd, port, gso, gro } (port resolved when 0 was asked).
    * No SO_REUSEADDR: a port already taken (another iro, an IKE daemon: PROTOCOL.md F.19) throws
    * EADDRINUSE rather than silently sharing it.
    */
-  udpOpen(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number): { fd: number; port: number };
+  udpOpen(
+    family: 4 | 6,
+    address: string,
+    port: number,
+    rcvbuf: number,
+    sndbuf: number,
+    offload: boolean,
+  ): { fd: number; port: number; gso: boolean; gro: boolean };
   /**
    * recvmmsg(2) up to `max` datagrams into slots as tunRead does (no tailroom: a datagram may
    * use `slotSize - headroom` bytes; longer ones are discarded and counted in recvDiscarded()).
    * For each: source address into `addr[16*i..]` (IPv4 in the first 4 bytes, the rest zeroed),
    * `family[i]`, source `port[i]`, and the local destination address (IP_PKTINFO ipi_addr /
    * IPV6_PKTINFO) into `localAddr[16*i..]`. Returns the count.
+   * `state` is null for a socket without UDP_GRO; with it, a Uint8Array of `udpRxStateBytes`
+   * (8-byte aligned, zeroed once, owned by this socket's reader): datagrams are received into
+   * it and a coalesced one is split into its segments, one per slot, all with the same
+   * metadata. What does not fit the batch waits there for the next call; while it waits the
+   * first 32-bit word of `state` (host order) is nonzero, and the caller must call again
+   * without waiting for readiness.
    */
   udpRecv(
     fd: number,
@@ -113,12 +207,20 @@ export interface NativeAddon {
     port: Uint16Array,
     family: Uint8Array,
     localAddr: Uint8Array,
+    state: Uint8Array | null,
   ): number;
+  /** Bytes of udpRecv's `state`. */
+  readonly udpRxStateBytes: number;
   /**
    * sendmmsg(2) of packets start..count-1 whose status is 0, each to `addr`/`port[i]` of
    * `family[i]`, with the source address `localAddr[16*i..]` as IP_PKTINFO ipi_spec_dst /
    * IPV6_PKTINFO ipi6_addr when not all zero. Packets the kernel refused (no route, source not
    * local, too big, family not the socket's) get status `errorStatus` (1-255).
+   * With `gso` (a socket whose udpOpen reported gso), runs of packets to the same peer from the
+   * same source, all of one size but the last (which may be shorter), up to 64 packets and
+   * 64 KiB, go out as one UDP_SEGMENT message; on IPv4 those datagrams carry a UDP checksum
+   * (the kernel refuses UDP GSO with SO_NO_CHECK), every other one keeps 0. A run the kernel
+   * refuses is sent again one datagram per message.
    * Returns the index to resume from: `count` when every packet was handed to the kernel or
    * marked, less when the socket buffer filled (EAGAIN): call again from there once writable.
    */
@@ -135,6 +237,7 @@ export interface NativeAddon {
     family: Uint8Array,
     localAddr: Uint8Array,
     errorStatus: number,
+    gso: boolean,
   ): number;
 
   /**
@@ -176,6 +279,40 @@ export interface NativeAddon {
     family: Uint8Array,
     localAddr: Uint8Array,
     errorStatus: number,
+  ): number;
+
+  /** Offload counters since the addon was loaded (process-wide). */
+  offloadCounters(): OffloadCounters;
+  /**
+   * For tests: does to `frame` (a virtio header, then one packet, as one read of a TUN with
+   * IFF_VNET_HDR returns it) what tunReadVnet does, placing the packets in slots from 0 on
+   * (at most `max`). Returns how many; 0 when the frame is unusable or its segments do not fit
+   * a slot. `frame` is modified (a completed checksum).
+   */
+  offloadSplit(
+    frame: Uint8Array,
+    data: Uint8Array,
+    offset: Uint32Array,
+    length: Uint32Array,
+    slotSize: number,
+    headroom: number,
+    tailroom: number,
+    max: number,
+  ): number;
+  /**
+   * For tests: the frames tunWriteVnet (coalescing) would write for packets 0..count-1 of a
+   * batch (count at most 256), each a virtio header and a packet, one after the other in `out`,
+   * their sizes in `outLength`. Returns the number of frames. Throws RangeError when `out` is
+   * too small.
+   */
+  offloadCoalesce(
+    data: Uint8Array,
+    offset: Uint32Array,
+    length: Uint32Array,
+    status: Uint8Array,
+    count: number,
+    out: Uint8Array,
+    outLength: Uint32Array,
   ): number;
 
   /**

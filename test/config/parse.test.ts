@@ -39,7 +39,7 @@ test('a minimal mobile-node config gets the documented defaults', () => {
   assert.equal(c.interface.stateDir, '/var/lib/iro');
   assert.equal(c.interface.backend, 'native');
   assert.equal(c.interface.workers, 'auto');
-  assert.equal(c.interface.batchSize, 64);
+  assert.equal(c.interface.batchSize, 128);
   assert.equal(c.interface.logLevel, 'info');
   assert.equal(c.interface.coTestType, 11);
   assert.equal(c.peers.length, 1);

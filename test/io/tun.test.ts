@@ -117,7 +117,10 @@ test('packets longer than a slot allows are discarded and counted, never cut sho
   // Room for 300 bytes per packet: the 628-byte pings do not fit, the 84-byte ones do.
   const tailroom = LAYOUT.slotSize - LAYOUT.headroom - 300;
   const { data, offset, length, slotSize, headroom, capacity } = batch;
-  const n = native.tunRead(link!.fd, data, offset, length, slotSize, headroom, tailroom, capacity);
+  // The queue was opened with or without offloads (IRO_OFFLOAD): read it the matching way.
+  const n = link!.offload.vnetHdr
+    ? native.tunReadVnet(link!.fd, data, offset, length, slotSize, headroom, tailroom, capacity, new Uint8Array(native.tunRxStateBytes))
+    : native.tunRead(link!.fd, data, offset, length, slotSize, headroom, tailroom, capacity);
   const dst = parseIp(PEER4)!;
   let small = 0;
   for (let i = 0; i < n; i++) {

@@ -164,8 +164,10 @@ test('a full socket makes write stop short; onWritable brings the rest out', asy
   const agentA = await lab.agentIn(hosts.nsA);
   try {
     await agentA.call('open', { kind: 'udp', family: 4, port: 4500, sndbuf: 4096 });
-    const n = 16;
-    const packets = Array.from({ length: n }, (_, i) => ({ hex: esp(0x4000 + i, i + 1, 1400), addr: HOSTS.none4, port: 4500 }));
+    // Three sizes: with UDP GSO each size is one message, bigger than the whole buffer.
+    const n = 48;
+    const size = (i: number): number => 1200 + 100 * Math.floor(i / 16);
+    const packets = Array.from({ length: n }, (_, i) => ({ hex: esp(0x4000 + i, i + 1, size(i)), addr: HOSTS.none4, port: 4500 }));
     const sent = await agentA.call<SendResult>('send', { packets }, 30_000);
     assert.ok(sent.writes.length > 1, `expected a short write, got ${JSON.stringify(sent.writes)}`);
     assert.ok(sent.writes[0]! > 0 && sent.writes[0]! < n);

@@ -26,19 +26,19 @@ function addon(): NativeAddon {
 
 /** Two loopback UDP sockets; `send` puts one datagram from b to a. */
 function socketPair(native: NativeAddon) {
-  const a = native.udpOpen(4, '127.0.0.1', 0, 0, 0);
-  const b = native.udpOpen(4, '127.0.0.1', 0, 0, 0);
+  const a = native.udpOpen(4, '127.0.0.1', 0, 0, 0, false);
+  const b = native.udpOpen(4, '127.0.0.1', 0, 0, 0, false);
   const batch = new PacketBatch({ capacity: 4, slotSize: 256, headroom: 0 });
   const send = (payload: Uint8Array): number => {
     batch.reset();
     batch.push(payload);
     batch.setAddress(0, LOOPBACK, a.port);
     const { data, offset, length, status, addr, port, family, localAddr } = batch;
-    return native.udpSend(b.fd, data, offset, length, status, 0, 1, addr, port, family, localAddr, ERROR_STATUS);
+    return native.udpSend(b.fd, data, offset, length, status, 0, 1, addr, port, family, localAddr, ERROR_STATUS, false);
   };
   const recv = (): number => {
     const { data, offset, length, slotSize, headroom, capacity, addr, port, family, localAddr } = batch;
-    return native.udpRecv(a.fd, data, offset, length, slotSize, headroom, capacity, addr, port, family, localAddr);
+    return native.udpRecv(a.fd, data, offset, length, slotSize, headroom, capacity, addr, port, family, localAddr, null);
   };
   const close = (): void => {
     native.close(a.fd);
@@ -122,16 +122,16 @@ test('system call failures throw errno-named errors with the syscall', () => {
   p.close();
   assert.throws(() => native.close(p.a.fd), { code: 'EBADF', syscall: 'close' });
   assert.throws(() => p.recv(), { code: 'EBADF', syscall: 'recvmmsg' });
-  assert.throws(() => native.udpOpen(4, '192.0.2.300', 0, 0, 0), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
-  assert.throws(() => native.udpOpen(5 as 4, '', 0, 0, 0), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => native.udpOpen(4, '192.0.2.300', 0, 0, 0, false), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => native.udpOpen(5 as 4, '', 0, 0, 0, false), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => native.tunOpen('x'.repeat(16), false, false), { code: 'ERR_OUT_OF_RANGE' });
 });
 
 test('a UDP port in use cannot be bound twice (no SO_REUSEADDR)', () => {
   const native = addon();
-  const a = native.udpOpen(4, '127.0.0.1', 0, 0, 0);
+  const a = native.udpOpen(4, '127.0.0.1', 0, 0, 0, false);
   try {
-    assert.throws(() => native.udpOpen(4, '127.0.0.1', a.port, 0, 0), { code: 'EADDRINUSE', syscall: 'bind' });
+    assert.throws(() => native.udpOpen(4, '127.0.0.1', a.port, 0, 0, false), { code: 'EADDRINUSE', syscall: 'bind' });
   } finally {
     native.close(a.fd);
   }
@@ -144,7 +144,7 @@ test('a worker that exits with a watch still open is cleaned up', async () => {
     const { parentPort, workerData } = require('node:worker_threads');
     import(workerData.nativeUrl).then(({ loadNative }) => {
       const native = loadNative();
-      const s = native.udpOpen(4, '127.0.0.1', 0, 0, 0);
+      const s = native.udpOpen(4, '127.0.0.1', 0, 0, 0, false);
       native.watch(s.fd, 1, () => undefined);
       parentPort.postMessage(s.fd);
     });`;
@@ -165,7 +165,7 @@ test('an exception thrown by a watch callback is an uncaught exception; microtas
   const src = `
     const { loadNative } = await import(${JSON.stringify(nativeUrl)});
     const native = loadNative();
-    const s = native.udpOpen(4, '127.0.0.1', 0, 0, 0);
+    const s = native.udpOpen(4, '127.0.0.1', 0, 0, 0, false);
     const w = native.watch(s.fd, 2, () => {
       Promise.resolve().then(() => console.log('microtask'));
       throw new Error('from the callback');

@@ -147,7 +147,7 @@ export class Daemon {
       // are its own to add.
       for (const r of routes) await mv.addRoute(formatPrefix(r), table);
     } else {
-      link = openTun({ name, tailroom: TAILROOM });
+      link = openTun({ name, tailroom: TAILROOM, log });
       this.link = link;
       await configureTun(link.name, addresses, this.mtu);
       await addRoutes(link.name, routes, table, log);

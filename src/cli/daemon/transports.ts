@@ -59,7 +59,7 @@ export async function openTransports(config: IroConfig, nativeFree: boolean, log
     const failures: unknown[] = [];
     for (const family of [4, 6] as const) {
       try {
-        t.add(nativeFree ? await openDgram({ family, addresses: [family === 4 ? '0.0.0.0' : '::'], port }) : openUdp({ family, port }));
+        t.add(nativeFree ? await openDgram({ family, addresses: [family === 4 ? '0.0.0.0' : '::'], port }) : openUdp({ family, port, log }));
       } catch (err) {
         if ((err as { code?: string }).code === 'ERR_PRIVILEGE') throw err;
         failures.push(err);

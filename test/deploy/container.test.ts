@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statusIds } from '../../src/ops/index.js';
 import { BUILD_DIR, REPO_ROOT } from '../helpers/paths.js';
+import { missingFromExposition } from './metric-names.js';
 import { Lab, nsRun } from '../helpers/netns.js';
 import { buildGatewayImage, ensureBaseImage, podman, podmanOk } from './images.js';
 
@@ -247,6 +248,9 @@ test('gateway container: built on a local base, run read-only in a namespace, ca
     assert.ok(metrics !== null && metrics.status === 200);
     const received = /^iro_packets_total\{peer="laptop",direction="in"\} (\d+)/m.exec(metrics.body);
     assert.ok(received && Number(received[1]) > TRANSFER_BYTES / 1500, `the gateway counted the ESP packets: ${received?.[0]}`);
+    // The shipped dashboard and alert rules query only what this running gateway exports.
+    const missing = missingFromExposition(metrics.body, REPO_ROOT);
+    assert.deepEqual(missing, { dashboard: [], rules: [], used: missing.used }, 'metrics the dashboard or rules use that the gateway lacks');
   } finally {
     await stop(client);
     await stop(server);

@@ -1,10 +1,11 @@
 /**
  * The metric names iro exports and the names the shipped dashboard and alert rules use, so a
- * test can hold the latter to the former. Exported names come from an exposition text: today
- * the registry createMetrics() builds over a fake source (every labelled series present), and
- * the same parser reads a scrape of a running `iro up` just as well.
+ * test can hold the latter to the former. Exported names come from an exposition text: the
+ * registry createMetrics() builds over a fake source (every labelled series present), and the
+ * scrape of a running gateway in the container test.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createMetrics, type MetricsSource, type PeerSnapshot } from '../../src/metrics/index.js';
 import { newDropTally } from '../../src/util/drop.js';
 
@@ -106,4 +107,16 @@ export function dashboardQueries(d: Dashboard): string[] {
 /** The `expr:` values of a Prometheus rule file (each on one line, as alerts.yml writes them). */
 export function ruleExpressions(yaml: string): string[] {
   return [...yaml.matchAll(/^\s*expr:\s*(.+)$/gm)].map((m) => m[1]!);
+}
+
+/** The shipped dashboard's and alert rules' metric names that `exposition` lacks. */
+export function missingFromExposition(exposition: string, repoRoot: string): { dashboard: string[]; rules: string[]; used: number } {
+  const exported = metricNamesFromExposition(exposition);
+  const dashboard = metricNamesInQueries(dashboardQueries(readDashboard(join(repoRoot, 'deploy', 'grafana', 'iro.json'))));
+  const rules = metricNamesInQueries(ruleExpressions(readFileSync(join(repoRoot, 'deploy', 'prometheus', 'alerts.yml'), 'utf8')));
+  return {
+    dashboard: [...dashboard].filter((n) => !exported.has(n)),
+    rules: [...rules].filter((n) => !exported.has(n)),
+    used: dashboard.size + rules.size,
+  };
 }
